@@ -1,0 +1,99 @@
+import type { Severity } from '../template/index.js';
+
+/** A scalar field value; a list is a multi-valued field (each element stored and indexed). */
+export type FieldScalar = string | number | boolean;
+export type FieldValue = FieldScalar | FieldScalar[];
+
+/** One record as placed in a session: `value` is the raw record exactly as read. */
+export interface EventDoc {
+  readonly step: string;
+  readonly source: string;
+  readonly time: number;
+  readonly value: unknown;
+}
+
+/**
+ * `open`: fired before its window closed (complete or idle trigger); `final`: its window closed
+ * (later fires are late repairs); `merged`: absorbed by `mergedInto`, holds no events.
+ */
+export type SessionStatus = 'open' | 'final' | 'merged';
+
+/** What a fire carries downstream, and what a store keeps: an upsert keyed by `id`, higher `version` wins. */
+export interface SessionDoc {
+  readonly id: string;
+  readonly template: string;
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+  readonly status: SessionStatus;
+  readonly version: number;
+  readonly verdict: string | null;
+  readonly severity: Severity | null;
+  readonly explain: string | null;
+  readonly splitOf: string | null;
+  readonly mergedInto: string | null;
+  readonly fields: Readonly<Record<string, FieldValue>>;
+  readonly events: readonly EventDoc[];
+}
+
+export type Trigger = 'complete' | 'watermark' | 'idle' | 'late' | 'merge';
+
+export interface OrphanDoc {
+  readonly template: string;
+  readonly step: string;
+  readonly source: string;
+  readonly time: number;
+  readonly value: unknown;
+  readonly reason: string;
+  /** For supplements: the join they waited on, so a late repair can adopt them. */
+  readonly joinField?: string;
+  readonly joinValue?: string;
+}
+
+/** A record the engine recognised: its step, event time, dedup id, and anchor key or join value. */
+export interface NormalEvent {
+  readonly template: string;
+  readonly step: number;
+  readonly source: string;
+  readonly time: number;
+  readonly id: string;
+  /** The anchor key (anchor step) or the join value (supplement step). */
+  readonly key: string;
+  readonly value: unknown;
+}
+
+/** Which stored sessions a late record needs to see. */
+export type Lookup =
+  | { readonly template: string; readonly by: 'key'; readonly key: string }
+  | { readonly template: string; readonly by: 'field'; readonly field: string; readonly value: string };
+
+/** A record behind the watermark: the caller loads `lookup` from its store and hands both to `Engine.repair`. */
+export interface LateRequest {
+  readonly lookup: Lookup;
+  readonly event: NormalEvent;
+}
+
+export type Emission =
+  | { readonly kind: 'fire'; readonly trigger: Trigger; readonly session: SessionDoc }
+  | { readonly kind: 'orphan'; readonly orphan: OrphanDoc }
+  | { readonly kind: 'late'; readonly request: LateRequest };
+
+/** Why a record was not taken; the run goes on. */
+export interface Rejection {
+  readonly source: string;
+  readonly reason: string;
+}
+
+export interface EngineCounters {
+  records: number;
+  rejected: number;
+  /** Records that matched no step (noise): they still move watermarks. */
+  unmatched: number;
+  duplicates: number;
+  lateRequested: number;
+  lateReapplied: number;
+  lateDropped: number;
+  orphans: number;
+  merges: number;
+  fires: Record<Trigger, number>;
+}

@@ -1,0 +1,64 @@
+import type { SourceSpec } from '../template/index.js';
+
+interface SourceProgress {
+  maxTime: number;
+  lastSeenAt: number | undefined;
+}
+
+/**
+ * Per-source watermarks: max event time seen minus the source's disorder. A stage's watermark is
+ * the minimum over its sources that are active: seen at least once and, when the source declares
+ * `idle`, heard from within that much processing time. When every seen source is idle the stage
+ * follows the furthest one, so a quiet system still closes its sessions.
+ */
+export class Watermarks {
+  private readonly progress = new Map<string, SourceProgress>();
+  private ended = false;
+
+  constructor(private readonly sources: ReadonlyMap<string, SourceSpec>) {}
+
+  observe(source: string, time: number, at: number | undefined): void {
+    const p = this.progress.get(source);
+    if (!p) this.progress.set(source, { maxTime: time, lastSeenAt: at });
+    else {
+      if (time > p.maxTime) p.maxTime = time;
+      if (at !== undefined) p.lastSeenAt = at;
+    }
+  }
+
+  /** Every watermark to +∞: the input has ended. */
+  end(): void {
+    this.ended = true;
+  }
+
+  of(source: string): number {
+    if (this.ended) return Infinity;
+    const p = this.progress.get(source);
+    return p ? p.maxTime - this.sources.get(source)!.disorderMs : -Infinity;
+  }
+
+  /** Minimum over the active sources among `names` at processing time `now`. */
+  stage(names: readonly string[], now: number | undefined): number {
+    if (this.ended) return Infinity;
+    let min = Infinity;
+    let maxIdle = -Infinity;
+    for (const name of names) {
+      const p = this.progress.get(name);
+      if (!p) continue;
+      const w = p.maxTime - this.sources.get(name)!.disorderMs;
+      const idleMs = this.sources.get(name)!.idleMs;
+      const idle = idleMs !== undefined && now !== undefined && p.lastSeenAt !== undefined && now - p.lastSeenAt >= idleMs;
+      if (idle) maxIdle = Math.max(maxIdle, w);
+      else min = Math.min(min, w);
+    }
+    return min === Infinity ? maxIdle : min;
+  }
+
+  snapshot(): Record<string, SourceProgress> {
+    return Object.fromEntries(this.progress);
+  }
+
+  restore(state: Record<string, SourceProgress>): void {
+    for (const [name, p] of Object.entries(state)) this.progress.set(name, { ...p });
+  }
+}

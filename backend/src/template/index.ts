@@ -1,0 +1,6 @@
+export { parseTemplate, loadTemplateFile } from './load.js';
+export { compileTemplate } from './compile.js';
+export { TemplateError, formatIssue, type TemplateIssue } from './errors.js';
+export { parseDuration, formatDuration } from './duration.js';
+export { toPlain, celErrorMessage, type CompiledExpression } from './cel.js';
+export * from './types.js';
