@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { replayCommand } from './replay.js';
+
+const USAGE = `weft — stitch traceless logs into business sessions
+
+Commands:
+  weft replay   --template T.yaml --input events.ndjson [--out sessions.ndjson]
+  weft generate --scenario payment --sessions N --seed S --out events.ndjson
+
+Run 'weft <command> --help' for details.`;
+
+type Command = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Command>> = {
+  replay: async () => replayCommand,
+  generate: async () => (await import("./generate.js" as string)).generateCommand as Command,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(USAGE + '\n');
+    return name ? 0 : 2;
+  }
+  const load = commands[name];
+  if (!load) {
+    process.stderr.write(`weft: unknown command "${name}"\n\n${USAGE}\n`);
+    return 2;
+  }
+  try {
+    return await (await load())(rest);
+  } catch (error) {
+    process.stderr.write(`weft ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,99 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { Replay, type ReplaySummary } from '../engine/index.js';
+import type { OrphanDoc, SessionDoc } from '../engine/types.js';
+import { loadTemplateFile, TemplateError } from '../template/index.js';
+import { Progress } from './progress.js';
+
+export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] --input events.ndjson [--out sessions.ndjson]
+
+Runs the engine over a file (line order = arrival order), ends the input, and writes one line per
+final session and per orphan (to --out, or stdout). Bad lines are reported on stderr and skipped.`;
+
+export async function replayCommand(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      template: { type: 'string', multiple: true },
+      input: { type: 'string' },
+      out: { type: 'string' },
+      quiet: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(REPLAY_USAGE + '\n');
+    return 0;
+  }
+  if (!values.template?.length || !values.input) {
+    process.stderr.write(`weft replay: --template and --input are required\n\n${REPLAY_USAGE}\n`);
+    return 2;
+  }
+  let templates;
+  try {
+    templates = values.template.map(loadTemplateFile);
+  } catch (error) {
+    if (error instanceof TemplateError) {
+      process.stderr.write(`weft replay: invalid template\n${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const progress = new Progress('replay', values.quiet);
+  const replay = new Replay(templates, {
+    onError: (e) => process.stderr.write(`line ${e.line}: ${e.reason}\n`),
+  });
+  const input = createInterface({ input: createReadStream(values.input), crlfDelay: Infinity });
+  let lines = 0;
+  for await (const line of input) {
+    replay.line(line);
+    if (++lines % 50_000 === 0) progress.update(`${lines.toLocaleString('en')} lines, ${replay.engine.stats().openSessions.toLocaleString('en')} open sessions`);
+  }
+  const result = replay.end();
+  progress.done();
+  await writeOutput(values.out, result.sessions, result.orphans);
+  process.stderr.write(formatSummary(result.summary, progress.elapsedMs()));
+  return 0;
+}
+
+export function sessionLine(s: SessionDoc): string {
+  return JSON.stringify({
+    kind: 'session', id: s.id, template: s.template, key: s.key, start: s.start, end: s.end, status: s.status,
+    version: s.version, verdict: s.verdict, severity: s.severity, explain: s.explain, splitOf: s.splitOf,
+    mergedInto: s.mergedInto, fields: s.fields, events: s.events,
+  });
+}
+
+export function orphanLine(o: OrphanDoc): string {
+  return JSON.stringify({ kind: 'orphan', template: o.template, step: o.step, source: o.source, value: o.value, reason: o.reason });
+}
+
+async function writeOutput(path: string | undefined, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[]): Promise<void> {
+  const stream = path ? createWriteStream(path) : process.stdout;
+  const write = (line: string) => new Promise<void>((resolve, reject) => {
+    if (stream.write(line + '\n')) resolve();
+    else stream.once('drain', resolve).once('error', reject);
+  });
+  for (const s of sessions) await write(sessionLine(s));
+  for (const o of orphans) await write(orphanLine(o));
+  if (path) await new Promise<void>((resolve, reject) => (stream as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+export function formatSummary(s: ReplaySummary, elapsedMs: number): string {
+  const rate = elapsedMs > 0 ? Math.round((s.records / elapsedMs) * 1000) : 0;
+  const lines = [
+    `records read      ${s.records.toLocaleString('en')} (${s.lines.toLocaleString('en')} lines, ${rate.toLocaleString('en')} records/s)`,
+    `skipped           ${s.skipped.toLocaleString('en')}${Object.keys(s.skippedByReason).length ? '  ' + Object.entries(s.skippedByReason).map(([k, v]) => `${k}: ${v}`).join(', ') : ''}`,
+    `sessions          ${s.sessions.toLocaleString('en')} (${s.merged} merged away, ${s.splits} linked splits)`,
+    ...Object.entries(s.verdicts).sort((a, b) => b[1] - a[1]).map(([v, n]) => `  ${v.padEnd(24)}${n.toLocaleString('en')}`),
+    `orphans           ${s.orphans.toLocaleString('en')}`,
+    `late re-applied   ${s.lateReapplied.toLocaleString('en')}`,
+    `late dropped      ${s.lateDropped.toLocaleString('en')}`,
+    `duplicates        ${s.duplicates.toLocaleString('en')}`,
+    `noise (no step)   ${s.unmatched.toLocaleString('en')}`,
+    `fires             ${Object.entries(s.fires).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,424 @@
+import { formatDuration, type CompiledTemplate, type SupplementStep } from '../template/index.js';
+import { AnchorWindows, type PastSession } from './anchor.js';
+import { evaluate, evaluateFields, joinValues, sessionContext } from './evaluate.js';
+import { hash64 } from './hash.js';
+import { JoinIndex } from './join.js';
+import { dedupId, normalise } from './normalise.js';
+import { SessionState, type HeldEvent } from './session.js';
+import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
+import type {
+  Emission, EngineCounters, EventDoc, LateRequest, NormalEvent, OrphanDoc, SessionDoc, Trigger,
+} from './types.js';
+import { Watermarks } from './watermarks.js';
+
+/**
+ * Everything one template does with its records: normalise, anchor windows, interval joins,
+ * triggers, fires and the late path. Pure: records, processing time and stored sessions come in,
+ * emissions go out.
+ */
+export class Correlator {
+  private readonly windows: AnchorWindows;
+  private readonly joins: JoinIndex[];
+  private readonly joinsByStep = new Map<number, JoinIndex>();
+  /** Steps the join fields read; a record of another step cannot change a join value. */
+  private readonly joinStepRefs: ReadonlySet<string>;
+  private readonly watermarks: Watermarks;
+  private readonly idleDirty = new Set<SessionState>();
+  private watermark = -Infinity;
+  private now: number | undefined;
+  private progressAt: number | undefined;
+  private idleFiredAt = -Infinity;
+  private out: Emission[] = [];
+
+  constructor(
+    readonly template: CompiledTemplate,
+    private readonly counters: EngineCounters,
+  ) {
+    this.windows = new AnchorWindows(template);
+    this.watermarks = new Watermarks(template.sources);
+    this.joins = template.steps
+      .filter((s): s is SupplementStep => s.kind === 'supplement')
+      .map((s) => new JoinIndex(s, template.session.maxSpanMs));
+    for (const join of this.joins) this.joinsByStep.set(join.step.index, join);
+    this.joinStepRefs = new Set(template.joinFields.flatMap((f) => [...f.expr.stepRefs]));
+  }
+
+  get openSessions(): number {
+    return this.windows.open;
+  }
+
+  get waitingSupplements(): number {
+    return this.joins.reduce((n, j) => n + j.waitingCount, 0);
+  }
+
+  get anchorWatermark(): number {
+    return this.watermark;
+  }
+
+  sourceWatermark(source: string): number {
+    return this.watermarks.of(source);
+  }
+
+  /** Takes one record of `source`; returns why it was rejected, if it was. */
+  ingest(source: string, value: unknown, at: number | undefined, out: Emission[]): string | undefined {
+    this.out = out;
+    const normal = normalise(this.template, source, value);
+    switch (normal.kind) {
+      case 'rejected':
+        return normal.reason;
+      case 'unmatched':
+        this.counters.unmatched++;
+        break;
+      case 'orphan':
+        this.emitOrphan(normal.orphan);
+        break;
+      case 'event':
+        if (this.template.steps[normal.event.step]!.kind === 'anchor') this.onAnchor(normal.event);
+        else this.onSupplement(normal.event);
+        break;
+    }
+    this.watermarks.observe(source, normal.time, at);
+    this.tick(at);
+    return undefined;
+  }
+
+  /** Processing time moved (idle sources, idle trigger). */
+  advance(now: number, out: Emission[]): void {
+    this.out = out;
+    this.tick(now);
+  }
+
+  /** End of input: every watermark to +∞, every session fires final, every waiting supplement is orphaned. */
+  end(out: Emission[]): void {
+    this.out = out;
+    this.watermarks.end();
+    this.tick(undefined);
+  }
+
+  /**
+   * The late path: re-applies a record that was behind the watermark to the stored sessions it may
+   * belong to (`stored`, loaded by the caller for `request.lookup`), with the same code as on time.
+   */
+  repair(request: LateRequest, stored: readonly SessionDoc[], out: Emission[]): void {
+    this.out = out;
+    const event = request.event;
+    const candidates = stored.filter((d) => d.template === this.template.id && d.status !== 'merged');
+    const duplicatesBefore = this.counters.duplicates;
+    if (this.template.steps[event.step]!.kind === 'anchor') {
+      if (this.tooLate(event, this.watermark)) return this.tick(undefined);
+      const gap = this.template.session.gapMs;
+      for (const doc of candidates) {
+        if (this.findOpen(doc.key, doc.id)) continue;
+        if (doc.start - gap < event.time && event.time < doc.end + gap) this.rehydrate(doc);
+        else this.windows.remember(doc.key, { id: doc.id, start: doc.start, end: doc.end });
+      }
+      this.placeAnchor(event);
+    } else {
+      const join = this.joinsByStep.get(event.step)!;
+      const session = join.match(event) ?? this.rehydrateForJoin(join, event, candidates);
+      if (session) this.attach(session, event);
+      else this.park(join, event);
+    }
+    if (this.counters.duplicates === duplicatesBefore) this.counters.lateReapplied++;
+    this.tick(undefined);
+  }
+
+  private onAnchor(event: NormalEvent): void {
+    if (event.time < this.watermark) return this.late(event, this.watermark, { by: 'key', key: event.key });
+    this.placeAnchor(event);
+  }
+
+  private onSupplement(event: NormalEvent): void {
+    const join = this.joinsByStep.get(event.step)!;
+    const session = join.match(event);
+    if (session) return this.attach(session, event);
+    const sourceWatermark = this.watermarks.of(event.source);
+    if (event.time < sourceWatermark || join.matchesClosed(event)) {
+      return this.late(event, sourceWatermark, { by: 'field', field: join.field, value: event.key });
+    }
+    this.park(join, event);
+  }
+
+  private late(event: NormalEvent, watermark: number, lookup: { by: 'key'; key: string } | { by: 'field'; field: string; value: string }): void {
+    if (this.tooLate(event, watermark)) return;
+    this.counters.lateRequested++;
+    this.out.push({ kind: 'late', request: { lookup: { template: this.template.id, ...lookup }, event } });
+  }
+
+  /** Past `session.lateness`: reported as a late-dropped orphan, never silently lost. */
+  private tooLate(event: NormalEvent, watermark: number): boolean {
+    const lateness = this.template.session.latenessMs;
+    if (event.time >= watermark - lateness) return false;
+    this.counters.lateDropped++;
+    this.emitOrphan(this.orphanOf(event,
+      `late-dropped: ${formatDuration(watermark - event.time)} behind the watermark, beyond lateness ${formatDuration(lateness)}`));
+    return true;
+  }
+
+  private placeAnchor(event: NormalEvent): void {
+    const placement = this.windows.place(event.key, held(event), () => sessionId(event));
+    if (placement.duplicate) {
+      this.counters.duplicates++;
+      return;
+    }
+    for (const gone of placement.absorbed) this.tombstone(gone, placement.session);
+    if (placement.created || placement.absorbed.length > 0) {
+      for (const linked of this.windows.linkSplits(event.key)) if (linked !== placement.session) this.markDirty(linked);
+    }
+    this.changed(placement.session, event.step);
+  }
+
+  private attach(session: SessionState, event: NormalEvent): void {
+    if (session.has(event.step, event.id)) {
+      this.counters.duplicates++;
+      return;
+    }
+    session.addSupplement(held(event));
+    this.changed(session, event.step);
+  }
+
+  private park(join: JoinIndex, event: NormalEvent): void {
+    if (join.expiry(event) < this.watermark) return this.orphanSupplement(join, event);
+    if (!join.wait(event)) this.counters.duplicates++;
+  }
+
+  /** After any change: refresh join values (taking waiting supplements, repeatedly for chains), then the complete trigger. */
+  private changed(session: SessionState, step: number | undefined): void {
+    this.refreshJoins(session, step);
+    this.markDirty(session);
+    if (!session.completeFired && session.isComplete(this.template)) {
+      session.completeFired = true;
+      this.fire(session, 'complete');
+    }
+  }
+
+  private refreshJoins(session: SessionState, step: number | undefined): void {
+    if (this.joins.length === 0) return;
+    for (let changedStep = step; ; changedStep = undefined) {
+      if (session.announced === undefined || changedStep === undefined || this.joinStepRefs.has(this.template.steps[changedStep]!.name)) {
+        this.announce(session);
+      }
+      let attached = false;
+      for (const join of this.joins) {
+        for (const value of session.announced!.get(join.field) ?? []) {
+          for (const event of join.take(value, session)) {
+            if (session.has(event.step, event.id)) this.counters.duplicates++;
+            else {
+              session.addSupplement(held(event));
+              attached = true;
+            }
+          }
+        }
+      }
+      if (!attached) return;
+    }
+  }
+
+  private announce(session: SessionState): void {
+    const fields = evaluateFields(this.template.joinFields, sessionContext(this.template, session));
+    const next = new Map<string, readonly string[]>();
+    for (const join of this.joins) {
+      if (!next.has(join.field)) next.set(join.field, joinValues(fields, join.field));
+      join.announce(session, session.announced?.get(join.field) ?? [], next.get(join.field)!);
+    }
+    session.announced = next;
+  }
+
+  private markDirty(session: SessionState): void {
+    session.dirty = true;
+    if (this.template.session.idleFireMs !== undefined) this.idleDirty.add(session);
+  }
+
+  private tick(at: number | undefined): void {
+    if (at !== undefined && (this.now === undefined || at > this.now)) this.now = at;
+    if (this.progressAt === undefined) this.progressAt = this.now;
+    const stage = this.watermarks.stage(this.template.anchorSources, this.now);
+    if (stage > this.watermark) {
+      this.watermark = stage;
+      this.progressAt = this.now;
+    }
+    for (const session of this.windows.due(this.watermark)) this.close(session);
+    for (const join of this.joins) {
+      for (const event of join.expire(this.watermark)) this.orphanSupplement(join, event);
+      join.forgetClosed(this.watermarks.of(join.step.source));
+    }
+    this.windows.forgetPast(this.watermark);
+    this.idleTrigger();
+  }
+
+  /** No watermark progress for `idleFire` of processing time: fire what changed, provisionally. */
+  private idleTrigger(): void {
+    const idleMs = this.template.session.idleFireMs;
+    if (idleMs === undefined || this.now === undefined || this.idleDirty.size === 0) return;
+    if (this.now - Math.max(this.progressAt ?? this.now, this.idleFiredAt) < idleMs) return;
+    for (const session of this.idleDirty) if (session.live && session.dirty) this.fire(session, 'idle');
+    this.idleDirty.clear();
+    this.idleFiredAt = this.now;
+  }
+
+  /** The window closed: fire final (unless a repaired session did not change) and leave memory. */
+  private close(session: SessionState): void {
+    this.windows.remove(session);
+    this.idleDirty.delete(session);
+    if (session.dirty || session.status !== 'final') this.fire(session, session.status === 'final' ? 'late' : 'watermark');
+    for (const join of this.joins) join.withdraw(session, session.announced?.get(join.field) ?? [], true);
+    session.live = false;
+    this.windows.remember(session.key, { id: session.id, start: session.start, end: session.end });
+  }
+
+  private tombstone(gone: SessionState, survivor: SessionState): void {
+    this.counters.merges++;
+    this.idleDirty.delete(gone);
+    for (const join of this.joins) join.withdraw(gone, gone.announced?.get(join.field) ?? [], false);
+    if (!gone.fired) return;
+    gone.version++;
+    this.counters.fires.merge++;
+    this.out.push({
+      kind: 'fire',
+      trigger: 'merge',
+      session: {
+        id: gone.id, template: this.template.id, key: gone.key, start: gone.start, end: gone.end,
+        status: 'merged', version: gone.version, verdict: null, severity: null, explain: null,
+        splitOf: gone.splitOf, mergedInto: survivor.id, fields: {}, events: [],
+      },
+    });
+  }
+
+  private fire(session: SessionState, trigger: Trigger): void {
+    const result = evaluate(this.template, session);
+    session.version++;
+    if (trigger === 'watermark' || trigger === 'late') session.status = 'final';
+    session.dirty = false;
+    this.counters.fires[trigger]++;
+    this.out.push({
+      kind: 'fire',
+      trigger,
+      session: {
+        id: session.id, template: this.template.id, key: session.key, start: session.start, end: session.end,
+        status: session.status, version: session.version, verdict: result.verdict, severity: result.severity,
+        explain: result.explain, splitOf: session.splitOf, mergedInto: null, fields: result.fields,
+        events: this.eventDocs(session),
+      },
+    });
+  }
+
+  private eventDocs(session: SessionState): EventDoc[] {
+    return [...session.events]
+      .sort((a, b) => a.time - b.time || a.step - b.step)
+      .map((e) => {
+        const step = this.template.steps[e.step]!;
+        return { step: step.name, source: step.source, time: e.time, value: e.value };
+      });
+  }
+
+  private orphanSupplement(join: JoinIndex, event: NormalEvent): void {
+    const { field, lowMs, highMs } = join.step.join;
+    this.emitOrphan({
+      ...this.orphanOf(event, `no session offered ${field}=${event.key} within [${formatDuration(lowMs)}, ${formatDuration(highMs)}] of its window`),
+      joinField: field,
+      joinValue: event.key,
+    });
+  }
+
+  private orphanOf(event: NormalEvent, reason: string): OrphanDoc {
+    const step = this.template.steps[event.step]!;
+    return { template: this.template.id, step: step.name, source: event.source, time: event.time, value: event.value, reason };
+  }
+
+  private emitOrphan(orphan: OrphanDoc): void {
+    this.counters.orphans++;
+    this.out.push({ kind: 'orphan', orphan });
+  }
+
+  private findOpen(key: string, id: string): SessionState | undefined {
+    return this.windows.byKey.get(key)?.find((s) => s.id === id);
+  }
+
+  private rehydrateForJoin(join: JoinIndex, event: NormalEvent, stored: readonly SessionDoc[]): SessionState | undefined {
+    const offering = stored.filter((d) => joinValues(d.fields, join.field).includes(event.key) && join.accepts(d, event.time));
+    const nearest = offering.sort((a, b) => distance(a, event.time) - distance(b, event.time))[0];
+    if (!nearest) return undefined;
+    return this.findOpen(nearest.key, nearest.id) ?? this.rehydrate(nearest);
+  }
+
+  /** Brings a stored session back into its window so the on-time code can apply a late record to it. */
+  private rehydrate(doc: SessionDoc): SessionState {
+    const stepIndex = new Map(this.template.steps.map((s) => [s.name, s.index]));
+    const events: HeldEvent[] = doc.events.flatMap((e) => {
+      const step = stepIndex.get(e.step);
+      if (step === undefined) return [];
+      return [{ step, time: e.time, id: dedupId(e.value, this.template.sources.get(e.source)?.id), value: e.value }];
+    });
+    const session = new SessionState(doc.id, doc.key, doc.start, doc.end, events, doc.version, 'final', doc.splitOf);
+    session.completeFired = true;
+    session.dirty = false;
+    this.windows.insert(session);
+    this.refreshJoins(session, undefined);
+    return session;
+  }
+
+  snapshot(): CorrelatorSnapshot {
+    const stepName = (i: number) => this.template.steps[i]!.name;
+    const sessions: SessionSnapshot[] = [...this.windows.byKey.values()].flat().map((s) => ({
+      id: s.id, key: s.key, start: s.start, end: s.end, version: s.version, status: s.status, splitOf: s.splitOf,
+      completeFired: s.completeFired, dirty: s.dirty,
+      events: s.events.map((e) => ({ step: stepName(e.step), time: e.time, id: e.id, value: e.value })),
+    }));
+    return {
+      template: this.template.id,
+      watermark: this.watermark,
+      now: this.now ?? null,
+      progressAt: this.progressAt ?? null,
+      idleFiredAt: this.idleFiredAt,
+      sources: this.watermarks.snapshot(),
+      sessions,
+      past: this.windows.pastSessions(),
+      waiting: this.joins.flatMap((j) => j.waitingEvents().map((e) => ({ ...e, step: stepName(e.step) }))),
+      closed: this.joins.flatMap((j) => j.closedEntries().map(([value, past]) => ({ step: j.step.name, value, past }))),
+    };
+  }
+
+  restore(state: CorrelatorSnapshot): void {
+    const stepIndex = new Map(this.template.steps.map((s) => [s.name, s.index]));
+    this.watermark = state.watermark;
+    this.now = state.now ?? undefined;
+    this.progressAt = state.progressAt ?? undefined;
+    this.idleFiredAt = state.idleFiredAt;
+    this.watermarks.restore(state.sources);
+    for (const [key, past] of state.past) this.windows.remember(key, past as PastSession);
+    for (const w of state.waiting) {
+      const step = stepIndex.get(w.step);
+      const join = step === undefined ? undefined : this.joinsByStep.get(step);
+      if (join) join.wait({ ...w, step: step! });
+    }
+    for (const c of state.closed) {
+      const join = this.joins.find((j) => j.step.name === c.step);
+      join?.restoreClosed(c.value, c.past);
+    }
+    for (const s of state.sessions) {
+      const events = s.events.flatMap((e) => {
+        const step = stepIndex.get(e.step);
+        return step === undefined ? [] : [{ step, time: e.time, id: e.id, value: e.value }];
+      });
+      const session = new SessionState(s.id, s.key, s.start, s.end, events, s.version, s.status, s.splitOf);
+      session.completeFired = s.completeFired;
+      this.windows.insert(session);
+      this.refreshJoins(session, undefined);
+      session.dirty = s.dirty;
+      if (s.dirty) this.markDirty(session);
+    }
+  }
+}
+
+function held(event: NormalEvent): HeldEvent {
+  return { step: event.step, time: event.time, id: event.id, value: event.value };
+}
+
+/** Stable for the record that opened the session, so replays give the same ids. */
+function sessionId(event: NormalEvent): string {
+  return hash64(`${event.template}\u0000${event.key}\u0000${event.time}\u0000${event.id}`);
+}
+
+function distance(s: { start: number; end: number }, t: number): number {
+  return t < s.start ? s.start - t : t > s.end ? t - s.end : 0;
+}

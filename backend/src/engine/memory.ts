@@ -1,0 +1,47 @@
+import { joinValues } from './evaluate.js';
+import type { Lookup, OrphanDoc, SessionDoc } from './types.js';
+
+/**
+ * A synchronous in-memory session store for replay: keeps the highest version of every session
+ * and answers the late path's lookups by anchor key and by field value.
+ */
+export class MemorySessions {
+  readonly sessions = new Map<string, SessionDoc>();
+  readonly orphans: OrphanDoc[] = [];
+  private readonly byKey = new Map<string, Set<string>>();
+  private readonly byField = new Map<string, Set<string>>();
+
+  upsert(doc: SessionDoc): void {
+    const old = this.sessions.get(doc.id);
+    if (old && old.version >= doc.version) return;
+    if (old) this.unindexFields(old);
+    else addTo(this.byKey, `${doc.template}\u0000${doc.key}`, doc.id);
+    this.sessions.set(doc.id, doc);
+    for (const name of Object.keys(doc.fields)) {
+      for (const value of joinValues(doc.fields, name)) addTo(this.byField, fieldKey(doc.template, name, value), doc.id);
+    }
+  }
+
+  lookup(lookup: Lookup): SessionDoc[] {
+    const ids = lookup.by === 'key'
+      ? this.byKey.get(`${lookup.template}\u0000${lookup.key}`)
+      : this.byField.get(fieldKey(lookup.template, lookup.field, lookup.value));
+    return [...(ids ?? [])].map((id) => this.sessions.get(id)!);
+  }
+
+  private unindexFields(doc: SessionDoc): void {
+    for (const name of Object.keys(doc.fields)) {
+      for (const value of joinValues(doc.fields, name)) this.byField.get(fieldKey(doc.template, name, value))?.delete(doc.id);
+    }
+  }
+}
+
+function fieldKey(template: string, name: string, value: string): string {
+  return `${template}\u0000${name}\u0000${value}`;
+}
+
+function addTo(map: Map<string, Set<string>>, key: string, id: string): void {
+  const set = map.get(key);
+  if (set) set.add(id);
+  else map.set(key, new Set([id]));
+}

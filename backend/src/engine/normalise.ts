@@ -1,0 +1,75 @@
+import { celErrorMessage, type CompiledTemplate, type StepSpec } from '../template/index.js';
+import { hash64 } from './hash.js';
+import { parseEventTime, readPath } from './time.js';
+import type { NormalEvent, OrphanDoc } from './types.js';
+
+/** What one template makes of one record. */
+export type Normalised =
+  | { readonly kind: 'event'; readonly time: number; readonly event: NormalEvent }
+  | { readonly kind: 'unmatched'; readonly time: number }
+  | { readonly kind: 'orphan'; readonly time: number; readonly orphan: OrphanDoc }
+  | { readonly kind: 'rejected'; readonly reason: string };
+
+/** Step match (first `when` that holds, in declared order), event time, dedup id, anchor key or join value. */
+export function normalise(template: CompiledTemplate, source: string, value: unknown): Normalised {
+  const spec = template.sources.get(source)!;
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    return { kind: 'rejected', reason: 'record is not a JSON object' };
+  }
+  const rawTime = readPath(value, spec.time);
+  const time = parseEventTime(rawTime);
+  if (time === undefined) {
+    return {
+      kind: 'rejected',
+      reason: rawTime === undefined
+        ? `no time field "${spec.time}"`
+        : `time field "${spec.time}" is not epoch ms, epoch s or ISO-8601: ${JSON.stringify(rawTime).slice(0, 60)}`,
+    };
+  }
+  const context = { r: value };
+  const step = matchStep(template.stepsBySource.get(source) ?? [], context);
+  if (!step) return { kind: 'unmatched', time };
+  const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
+  let key: string;
+  try {
+    key = keyString(keyExpr.run(context));
+  } catch (error) {
+    const what = step.kind === 'anchor' ? 'anchor key' : `join key for ${step.join.field}`;
+    return {
+      kind: 'orphan',
+      time,
+      orphan: { template: template.id, step: step.name, source, time, value, reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}` },
+    };
+  }
+  const id = dedupId(value, spec.id);
+  return { kind: 'event', time, event: { template: template.id, step: step.index, source, time, id, key, value } };
+}
+
+function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {
+  for (const step of steps) {
+    try {
+      if (step.when.run(context) === true) return step;
+    } catch {
+      // A `when` that cannot be evaluated on this record (missing key) simply does not match.
+    }
+  }
+  return undefined;
+}
+
+function keyString(value: unknown): string {
+  if (typeof value === 'string') {
+    if (value === '') throw new Error('is empty');
+    return value;
+  }
+  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
+  throw new Error(`is ${value === null ? 'null' : typeof value}, not a string or number`);
+}
+
+/** The source's id field when declared and present, else a hash of the record. */
+export function dedupId(value: unknown, idField: string | undefined): string {
+  if (idField !== undefined) {
+    const id = readPath(value, idField);
+    if (typeof id === 'string' || typeof id === 'number') return String(id);
+  }
+  return '#' + hash64(JSON.stringify(value));
+}

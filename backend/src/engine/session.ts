@@ -1,0 +1,78 @@
+import type { CompiledTemplate } from '../template/index.js';
+import type { SessionStatus } from './types.js';
+
+/** One record held in a session; `step` indexes the template's steps (its source follows from it). */
+export interface HeldEvent {
+  readonly step: number;
+  readonly time: number;
+  readonly id: string;
+  readonly value: unknown;
+}
+
+/**
+ * The in-memory state of one session. Kept small (it is multiplied by every open session):
+ * window bounds come from anchor events only, supplements ride along without stretching it.
+ */
+export class SessionState {
+  /** Join values announced per join field, as last evaluated. */
+  announced: Map<string, readonly string[]> | undefined = undefined;
+  dirty = true;
+  completeFired = false;
+  /** False once merged away or closed: timers and indexes check it before acting. */
+  live = true;
+
+  constructor(
+    readonly id: string,
+    readonly key: string,
+    public start: number,
+    public end: number,
+    public events: HeldEvent[],
+    /** Last fired version; 0 = never fired. */
+    public version: number,
+    public status: SessionStatus,
+    public splitOf: string | null,
+  ) {}
+
+  get fired(): boolean {
+    return this.version > 0;
+  }
+
+  has(step: number, id: string): boolean {
+    for (const e of this.events) if (e.id === id && e.step === step) return true;
+    return false;
+  }
+
+  hasStep(step: number): boolean {
+    for (const e of this.events) if (e.step === step) return true;
+    return false;
+  }
+
+  isComplete(template: CompiledTemplate): boolean {
+    const required = template.session.complete;
+    return required.length > 0 && required.every((s) => this.hasStep(s));
+  }
+
+  /** Adds an anchor event and stretches the window to it. */
+  addAnchor(event: HeldEvent): void {
+    this.events.push(event);
+    if (event.time < this.start) this.start = event.time;
+    if (event.time > this.end) this.end = event.time;
+    this.dirty = true;
+  }
+
+  addSupplement(event: HeldEvent): void {
+    this.events.push(event);
+    this.dirty = true;
+  }
+
+  /** Takes over another session's events (the other becomes a tombstone). */
+  absorb(other: SessionState): void {
+    for (const e of other.events) if (!this.has(e.step, e.id)) this.events.push(e);
+    if (other.start < this.start) this.start = other.start;
+    if (other.end > this.end) this.end = other.end;
+    other.events = [];
+    other.status = 'merged';
+    other.live = false;
+    this.dirty = true;
+  }
+}
