@@ -78,6 +78,12 @@ export class Replay {
     this.drain();
   }
 
+  /** Processing time moved without a record (drives the idle trigger between arrivals). */
+  advance(now: number): void {
+    this.engine.advance(now, this.out);
+    this.drain();
+  }
+
   end(): ReplayResult {
     this.engine.end(this.out);
     this.drain();

@@ -3,6 +3,8 @@ export interface TemplateIssue {
   readonly file: string;
   readonly path: string;
   readonly message: string;
+  /** 1-based line in the file, when the document was YAML/JSON text. */
+  readonly line?: number;
 }
 
 export class TemplateError extends Error {
@@ -13,5 +15,5 @@ export class TemplateError extends Error {
 }
 
 export function formatIssue(issue: TemplateIssue): string {
-  return `${issue.file}: ${issue.path || '(document)'}: ${issue.message}`;
+  return `${issue.file}${issue.line ? `:${issue.line}` : ''}: ${issue.path || '(document)'}: ${issue.message}`;
 }

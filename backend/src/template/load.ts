@@ -1,20 +1,38 @@
 import { readFileSync } from 'node:fs';
-import { parseDocument } from 'yaml';
+import { isNode, LineCounter, parseDocument, type Document } from 'yaml';
 import { compileTemplate } from './compile.js';
-import { TemplateError } from './errors.js';
+import { TemplateError, type TemplateIssue } from './errors.js';
 import type { CompiledTemplate } from './types.js';
 
-/** Parses YAML (JSON is YAML) and compiles it; syntax errors carry their line. */
+/** Parses YAML (JSON is YAML) and compiles it; every problem carries the line it is on. */
 export function parseTemplate(text: string, file = '<template>'): CompiledTemplate {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
   if (doc.errors.length > 0) {
     throw new TemplateError(doc.errors.map((e) => ({
       file,
-      path: e.linePos ? `line ${e.linePos[0].line}` : '',
+      path: '',
       message: e.message.split('\n')[0]!,
+      line: lines.linePos(e.pos[0]).line,
     })));
   }
-  return compileTemplate(doc.toJSON(), file);
+  try {
+    return compileTemplate(doc.toJSON(), file);
+  } catch (error) {
+    if (!(error instanceof TemplateError)) throw error;
+    throw new TemplateError(error.issues.map((issue) => withLine(issue, doc, lines)));
+  }
+}
+
+/** The line of the deepest node of `issue.path` that exists in the document. */
+function withLine(issue: TemplateIssue, doc: Document, lines: LineCounter): TemplateIssue {
+  const path = issue.path === '' ? [] : issue.path.split('.');
+  for (let n = path.length; n >= 0; n--) {
+    const keys = path.slice(0, n).map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+    const node = n === 0 ? doc.contents : doc.getIn(keys, true);
+    if (isNode(node) && node.range) return { ...issue, line: lines.linePos(node.range[0]).line };
+  }
+  return issue;
 }
 
 export function loadTemplateFile(path: string): CompiledTemplate {
