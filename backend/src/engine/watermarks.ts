@@ -7,13 +7,15 @@ interface SourceProgress {
 
 /**
  * Per-source watermarks: max event time seen minus the source's disorder. A stage's watermark is
- * the minimum over its sources that are active: seen at least once and, when the source declares
- * `idle`, heard from within that much processing time. When every seen source is idle the stage
- * follows the furthest one, so a quiet system still closes its sessions.
+ * the minimum over its sources; a source not yet heard from holds it at -∞ (as in Flink), so the
+ * result does not depend on which source happens to speak first. A source that declares `idle`
+ * and has been silent that long in processing time (or never spoke since the engine started)
+ * stops holding the stage back; when every source is idle the stage follows the furthest one.
  */
 export class Watermarks {
   private readonly progress = new Map<string, SourceProgress>();
   private ended = false;
+  private startedAt: number | undefined;
 
   constructor(private readonly sources: ReadonlyMap<string, SourceSpec>) {}
 
@@ -40,14 +42,15 @@ export class Watermarks {
   /** Minimum over the active sources among `names` at processing time `now`. */
   stage(names: readonly string[], now: number | undefined): number {
     if (this.ended) return Infinity;
+    if (this.startedAt === undefined) this.startedAt = now;
     let min = Infinity;
     let maxIdle = -Infinity;
     for (const name of names) {
       const p = this.progress.get(name);
-      if (!p) continue;
-      const w = p.maxTime - this.sources.get(name)!.disorderMs;
+      const w = p ? p.maxTime - this.sources.get(name)!.disorderMs : -Infinity;
       const idleMs = this.sources.get(name)!.idleMs;
-      const idle = idleMs !== undefined && now !== undefined && p.lastSeenAt !== undefined && now - p.lastSeenAt >= idleMs;
+      const silentSince = p ? p.lastSeenAt : this.startedAt;
+      const idle = idleMs !== undefined && now !== undefined && silentSince !== undefined && now - silentSince >= idleMs;
       if (idle) maxIdle = Math.max(maxIdle, w);
       else min = Math.min(min, w);
     }
