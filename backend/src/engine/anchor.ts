@@ -87,10 +87,9 @@ export class AnchorWindows {
   }
 
   /** Sessions whose window closed at `watermark` (end + gap ≤ watermark). */
-  due(watermark: number): SessionState[] {
-    return this.closeTimers
-      .due(watermark)
-      .filter((s) => s.live && s.end + this.gap <= watermark && this.byKey.get(s.key)?.includes(s));
+  due(watermark: number): readonly SessionState[] {
+    const due = this.closeTimers.due(watermark);
+    return due.length === 0 ? due : due.filter((s) => s.live && s.end + this.gap <= watermark && this.byKey.get(s.key)?.includes(s));
   }
 
   /** Remembers a session that left memory so later sessions of its key can link to it as splits. */

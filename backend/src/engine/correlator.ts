@@ -285,7 +285,8 @@ export class Correlator {
   }
 
   private fire(session: SessionState, trigger: Trigger): void {
-    const result = evaluate(this.template, session);
+    const result = !session.dirty && session.evaluation ? session.evaluation : evaluate(this.template, session);
+    session.evaluation = result;
     session.version++;
     if (trigger === 'watermark' || trigger === 'late') session.status = 'final';
     session.dirty = false;

@@ -1,4 +1,4 @@
-import { celErrorMessage, toPlain, type CompiledTemplate, type ExplainPart, type FieldSpec } from '../template/index.js';
+import { celErrorMessage, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec } from '../template/index.js';
 import type { SessionState } from './session.js';
 import type { FieldScalar, FieldValue } from './types.js';
 
@@ -11,26 +11,37 @@ export interface Evaluation {
 
 type Context = Record<string, unknown>;
 
+/** Per template: `all.<step>` and `count.<step>` for a session with no records, copied per context. */
+const emptyMaps = new WeakMap<CompiledTemplate, { all: Record<string, unknown[]>; count: Record<string, bigint> }>();
+const NO_RECORDS: readonly unknown[] = Object.freeze([]);
+
+function empties(template: CompiledTemplate) {
+  let maps = emptyMaps.get(template);
+  if (!maps) {
+    maps = {
+      all: Object.fromEntries(template.steps.map((s) => [s.name, NO_RECORDS as unknown[]])),
+      count: Object.fromEntries(template.steps.map((s) => [s.name, 0n])),
+    };
+    emptyMaps.set(template, maps);
+  }
+  return maps;
+}
+
 /** The CEL context of DESIGN.md for a session; `fields` is filled as fields are evaluated. */
 export function sessionContext(template: CompiledTemplate, session: SessionState): Context {
   const first: Record<string, unknown> = {};
   const last: Record<string, unknown> = {};
-  const all: Record<string, unknown[]> = {};
-  const count: Record<string, bigint> = {};
   const time: Record<string, bigint> = {};
-  const firstTime: number[] = [];
-  for (const step of template.steps) {
-    all[step.name] = [];
-    count[step.name] = 0n;
-  }
-  const events = [...session.events].sort((a, b) => a.time - b.time);
+  const { all: noRecords, count: zeros } = empties(template);
+  const all = { ...noRecords };
+  const count = { ...zeros };
   const present: string[] = [];
-  for (const e of events) {
+  for (const e of inTimeOrder(session.events)) {
     const name = template.steps[e.step]!.name;
-    if (firstTime[e.step] === undefined) {
-      firstTime[e.step] = e.time;
+    if (count[name] === 0n) {
       first[name] = e.value;
       time[name] = BigInt(e.time);
+      all[name] = [];
       present.push(name);
     }
     last[name] = e.value;
@@ -52,25 +63,32 @@ export function sessionContext(template: CompiledTemplate, session: SessionState
   };
 }
 
+/** Events mostly arrive in time order; sort a copy only when they did not. */
+function inTimeOrder<T extends { time: number }>(events: readonly T[]): readonly T[] {
+  for (let i = 1; i < events.length; i++) {
+    if (events[i]!.time < events[i - 1]!.time) return [...events].sort((a, b) => a.time - b.time);
+  }
+  return events;
+}
+
 /** Evaluates `specs` in order into `context.fields`; a field whose expression fails stays absent. */
 export function evaluateFields(specs: readonly FieldSpec[], context: Context): Record<string, FieldValue> {
   const fields = context.fields as Record<string, FieldValue>;
-  for (const spec of specs) {
-    const value = fieldValue(safeRun(() => spec.expr.run(context)));
-    if (value !== undefined) fields[spec.name] = value;
-  }
+  quietly(() => {
+    for (const spec of specs) {
+      const value = fieldValue(attempt(spec.expr, context));
+      if (value !== undefined) fields[spec.name] = value;
+    }
+  });
   return fields;
 }
 
 export function evaluate(template: CompiledTemplate, session: SessionState): Evaluation {
   const context = sessionContext(template, session);
   const fields = evaluateFields(template.fields, context);
-  for (const verdict of template.verdicts) {
-    if (safeRun(() => verdict.when.run(context)) === true) {
-      return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, context) };
-    }
-  }
-  return { fields, verdict: null, severity: null, explain: null };
+  const verdict = quietly(() => template.verdicts.find((v) => attempt(v.when, context) === true));
+  if (!verdict) return { fields, verdict: null, severity: null, explain: null };
+  return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, context) };
 }
 
 /** The join values a session currently offers for `field` (a list field offers each element). */
@@ -84,19 +102,35 @@ function render(parts: readonly ExplainPart[], context: Context): string {
   return parts
     .map((part) => {
       if (typeof part === 'string') return part;
-      const value = safeRun(() => part.run(context));
-      return value === undefined ? `<${part.source}: ${lastError}>` : String(toPlain(value));
+      try {
+        return String(toPlain(part.run(context)));
+      } catch (error) {
+        return `<${part.source}: ${celErrorMessage(error)}>`;
+      }
     })
     .join('');
 }
 
-let lastError = '';
-function safeRun(run: () => unknown): unknown {
+/** A failing expression means "absent" / "no match"; the error itself is not needed. */
+function attempt(expr: CompiledExpression, context: Context): unknown {
   try {
-    return run();
-  } catch (error) {
-    lastError = celErrorMessage(error);
+    return expr.run(context);
+  } catch {
     return undefined;
+  }
+}
+
+/**
+ * Runs `work` with stack capture off: absent steps make CEL throw often, and capturing a stack
+ * trace for each of those errors cost more than the whole evaluation.
+ */
+export function quietly<T>(work: () => T): T {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return work();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
 }
 

@@ -11,13 +11,16 @@ export class MemorySessions {
   private readonly byKey = new Map<string, Set<string>>();
   private readonly byField = new Map<string, Set<string>>();
 
+  /** `indexed`: per template, the fields lookups may ask for (the join fields); only those are indexed. */
+  constructor(private readonly indexed: ReadonlyMap<string, readonly string[]>) {}
+
   upsert(doc: SessionDoc): void {
     const old = this.sessions.get(doc.id);
     if (old && old.version >= doc.version) return;
     if (old) this.unindexFields(old);
     else addTo(this.byKey, `${doc.template}\u0000${doc.key}`, doc.id);
     this.sessions.set(doc.id, doc);
-    for (const name of Object.keys(doc.fields)) {
+    for (const name of this.indexed.get(doc.template) ?? []) {
       for (const value of joinValues(doc.fields, name)) addTo(this.byField, fieldKey(doc.template, name, value), doc.id);
     }
   }
@@ -30,7 +33,7 @@ export class MemorySessions {
   }
 
   private unindexFields(doc: SessionDoc): void {
-    for (const name of Object.keys(doc.fields)) {
+    for (const name of this.indexed.get(doc.template) ?? []) {
       for (const value of joinValues(doc.fields, name)) this.byField.get(fieldKey(doc.template, name, value))?.delete(doc.id);
     }
   }

@@ -1,4 +1,5 @@
 import { celErrorMessage, type CompiledTemplate, type StepSpec } from '../template/index.js';
+import { quietly } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { parseEventTime, readPath } from './time.js';
 import type { NormalEvent, OrphanDoc } from './types.js';
@@ -27,7 +28,7 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
     };
   }
   const context = { r: value };
-  const step = matchStep(template.stepsBySource.get(source) ?? [], context);
+  const step = quietly(() => matchStep(template.stepsBySource.get(source) ?? [], context));
   if (!step) return { kind: 'unmatched', time };
   const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
   let key: string;

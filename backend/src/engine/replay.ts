@@ -49,13 +49,15 @@ export interface ReplayOptions {
  */
 export class Replay {
   readonly engine: Engine;
-  readonly store = new MemorySessions();
+  readonly store: MemorySessions;
   readonly errors: LineError[] = [];
   private lineNo = 0;
   private readonly out: Emission[] = [];
 
   constructor(templates: readonly CompiledTemplate[], private readonly options: ReplayOptions = {}) {
     this.engine = new Engine(templates);
+    const joinFields = (t: CompiledTemplate) => [...new Set(t.steps.flatMap((s) => (s.kind === 'supplement' ? [s.join.field] : [])))];
+    this.store = new MemorySessions(new Map(templates.map((t) => [t.id, joinFields(t)])));
   }
 
   /** One input line: `{"source": …, "value": {…}, "at"?: ms}`. */

@@ -1,4 +1,5 @@
 import type { CompiledTemplate } from '../template/index.js';
+import type { Evaluation } from './evaluate.js';
 import type { SessionStatus } from './types.js';
 
 /** One record held in a session; `step` indexes the template's steps (its source follows from it). */
@@ -20,6 +21,8 @@ export class SessionState {
   completeFired = false;
   /** False once merged away or closed: timers and indexes check it before acting. */
   live = true;
+  /** What the last fire evaluated, reused while nothing changed (a final fire after a complete one). */
+  evaluation: Evaluation | undefined = undefined;
 
   constructor(
     readonly id: string,

@@ -3,6 +3,8 @@
  * Entries are never updated in place; the owner re-registers on change and checks, when a timer
  * pops, whether it is still current.
  */
+const NONE: readonly never[] = Object.freeze([]);
+
 export class Timers<T> {
   private deadlines: number[] = [];
   private items: T[] = [];
@@ -18,7 +20,9 @@ export class Timers<T> {
   }
 
   /** Removes and returns every item whose deadline is ≤ `now`, earliest first. */
-  due(now: number, out: T[] = []): T[] {
+  due(now: number): readonly T[] {
+    if (this.items.length === 0 || this.deadlines[0]! > now) return NONE;
+    const out: T[] = [];
     while (this.items.length > 0 && this.deadlines[0]! <= now) out.push(this.pop());
     return out;
   }
