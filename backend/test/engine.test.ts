@@ -248,6 +248,41 @@ describe('late path', () => {
     expect(steps(sessions[0]!)).toEqual(['order_placed', 'payment_completed', 'pay_ui_opened']);
   });
 
+  it('links a stored later session as a split of an earlier one that arrives late', () => {
+    const h = new Harness();
+    h.all([rec.payUi('o1', min(40)), rec.verify('o1', min(41))]).watermarkTo(min(120));
+    const later = h.fires.at(-1)!.session;
+    expect(later.splitOf).toBeNull();
+    h.push(rec.order('o1', T0));
+    const relinked = h.fires.filter((f) => f.session.id === later.id).at(-1)!;
+    expect(relinked.trigger).toBe('late');
+    const first = live(h.end()).find((s) => s.start === T0)!;
+    expect(relinked.session).toMatchObject({ splitOf: first.id, version: 2 });
+  });
+
+  it('adopts an orphaned supplement once a late record gives a session its join value', () => {
+    const h = new Harness(miniTemplate((d) => { d.session.complete = []; }));
+    h.all([rec.order('o1', T0), rec.callback('T1', sec(90))]).watermarkTo(min(200));
+    h.push(['channel', { notify_time: min(200) / 1000, trans_no: 'noise', status: '' }]);
+    expect([...h.replay.store.orphans.values()].map((o) => o.joinValue)).toEqual(['T1']);
+    h.push(rec.receipt('o1', sec(60), 'T1'));
+    h.push(rec.verify('o1', sec(65)));
+    const result = h.end();
+    expect(result.orphans).toEqual([]);
+    const [session] = live(result);
+    expect(steps(session!)).toEqual(['order_placed', 'receipt_uploaded', 'payment_completed', 'channel_callback']);
+    expect(session!.verdict).toBe('ok');
+  });
+
+  it('reports a re-delivered orphan once', () => {
+    const h = new Harness();
+    const stray = rec.callback('T404', sec(10));
+    h.push(stray).watermarkTo(min(300));
+    h.push(['channel', { notify_time: min(300) / 1000, trans_no: 'noise', status: '' }]);
+    h.push(stray).push(stray);
+    expect(h.end().orphans).toHaveLength(1);
+  });
+
   it('past session.lateness a record is reported as a late-dropped orphan, never silently lost', () => {
     const h = new Harness(miniTemplate((d) => { d.session.lateness = '1h'; }));
     h.all([rec.order('o1', T0)]).watermarkTo(min(200));

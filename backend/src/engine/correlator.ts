@@ -3,11 +3,11 @@ import { AnchorWindows, type PastSession } from './anchor.js';
 import { evaluate, evaluateFields, joinValues, sessionContext } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { JoinIndex } from './join.js';
-import { dedupId, normalise } from './normalise.js';
+import { dedupId, normalise, orphanId } from './normalise.js';
 import { SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
 import type {
-  Emission, EngineCounters, EventDoc, LateRequest, NormalEvent, OrphanDoc, SessionDoc, Trigger,
+  AdoptRequest, Emission, EngineCounters, EventDoc, LateRequest, NormalEvent, OrphanDoc, SessionDoc, Trigger,
 } from './types.js';
 import { Watermarks } from './watermarks.js';
 
@@ -29,6 +29,8 @@ export class Correlator {
   private progressAt: number | undefined;
   private idleFiredAt = -Infinity;
   private out: Emission[] = [];
+  /** Set while a late repair runs: join values a session gains then may adopt stored orphans. */
+  private repairing = false;
 
   constructor(
     readonly template: CompiledTemplate,
@@ -106,21 +108,48 @@ export class Correlator {
     const duplicatesBefore = this.counters.duplicates;
     if (this.template.steps[event.step]!.kind === 'anchor') {
       if (this.tooLate(event, this.watermark)) return this.tick(undefined);
-      const gap = this.template.session.gapMs;
+      const { gapMs, maxSpanMs, splitWithinMs } = this.template.session;
       for (const doc of candidates) {
         if (this.findOpen(doc.key, doc.id)) continue;
-        if (doc.start - gap < event.time && event.time < doc.end + gap) this.rehydrate(doc);
+        const overlaps = doc.start - gapMs < event.time && event.time < doc.end + gapMs;
+        // A later stored session may become a split of the session this record opens.
+        const mayFollow = doc.start > event.time && doc.start - event.time <= splitWithinMs + maxSpanMs;
+        if (overlaps || mayFollow) this.rehydrate(doc);
         else this.windows.remember(doc.key, { id: doc.id, start: doc.start, end: doc.end });
       }
-      this.placeAnchor(event);
+      this.whileRepairing(() => this.placeAnchor(event));
     } else {
       const join = this.joinsByStep.get(event.step)!;
       const session = join.match(event) ?? this.rehydrateForJoin(join, event, candidates);
-      if (session) this.attach(session, event);
+      if (session) this.whileRepairing(() => this.attach(session, event));
       else this.park(join, event);
     }
     if (this.counters.duplicates === duplicatesBefore) this.counters.lateReapplied++;
     this.tick(undefined);
+  }
+
+  /** Re-offers stored orphans to the sessions (see AdoptRequest); each takes the on-time path again. */
+  adopt(request: AdoptRequest, orphans: readonly OrphanDoc[], out: Emission[]): void {
+    this.out = out;
+    for (const orphan of orphans) {
+      const step = this.template.steps.find((s) => s.name === orphan.step);
+      if (orphan.template !== this.template.id || step?.kind !== 'supplement' || step.join.field !== request.field) {
+        this.emitOrphan(orphan);
+        continue;
+      }
+      const id = dedupId(orphan.value, this.template.sources.get(orphan.source)?.id);
+      this.onSupplement({ template: this.template.id, step: step.index, source: orphan.source, time: orphan.time, id, key: request.value, value: orphan.value });
+    }
+    this.tick(undefined);
+  }
+
+  private whileRepairing(work: () => void): void {
+    this.repairing = true;
+    try {
+      work();
+    } finally {
+      this.repairing = false;
+    }
   }
 
   private onAnchor(event: NormalEvent): void {
@@ -218,8 +247,16 @@ export class Correlator {
     const fields = evaluateFields(this.template.joinFields, sessionContext(this.template, session));
     const next = new Map<string, readonly string[]>();
     for (const join of this.joins) {
-      if (!next.has(join.field)) next.set(join.field, joinValues(fields, join.field));
-      join.announce(session, session.announced?.get(join.field) ?? [], next.get(join.field)!);
+      const before = session.announced?.get(join.field) ?? [];
+      if (!next.has(join.field)) {
+        next.set(join.field, joinValues(fields, join.field));
+        if (this.repairing) {
+          for (const value of next.get(join.field)!) {
+            if (!before.includes(value)) this.out.push({ kind: 'adopt', request: { template: this.template.id, field: join.field, value } });
+          }
+        }
+      }
+      join.announce(session, before, next.get(join.field)!);
     }
     session.announced = next;
   }
@@ -323,7 +360,7 @@ export class Correlator {
 
   private orphanOf(event: NormalEvent, reason: string): OrphanDoc {
     const step = this.template.steps[event.step]!;
-    return { template: this.template.id, step: step.name, source: event.source, time: event.time, value: event.value, reason };
+    return { id: orphanId(this.template.id, step.name, event.id), template: this.template.id, step: step.name, source: event.source, time: event.time, value: event.value, reason };
   }
 
   private emitOrphan(orphan: OrphanDoc): void {

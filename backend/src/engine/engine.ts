@@ -1,7 +1,7 @@
 import type { CompiledTemplate } from '../template/index.js';
 import { Correlator } from './correlator.js';
 import type { EngineSnapshot } from './snapshot.js';
-import type { Emission, EngineCounters, LateRequest, SessionDoc } from './types.js';
+import type { AdoptRequest, Emission, EngineCounters, LateRequest, OrphanDoc, SessionDoc } from './types.js';
 
 export function newCounters(): EngineCounters {
   return {
@@ -70,6 +70,11 @@ export class Engine {
   /** Completes a late request with the stored sessions its lookup found. */
   repair(request: LateRequest, stored: readonly SessionDoc[], out: Emission[]): void {
     this.correlators.get(request.lookup.template)?.repair(request, stored, out);
+  }
+
+  /** Completes an adopt request with the stored orphans it names (already removed from the caller's orphans). */
+  adopt(request: AdoptRequest, orphans: readonly OrphanDoc[], out: Emission[]): void {
+    this.correlators.get(request.template)?.adopt(request, orphans, out);
   }
 
   stats(): { openSessions: number; waitingSupplements: number } {

@@ -7,7 +7,9 @@ import type { Lookup, OrphanDoc, SessionDoc } from './types.js';
  */
 export class MemorySessions {
   readonly sessions = new Map<string, SessionDoc>();
-  readonly orphans: OrphanDoc[] = [];
+  /** By orphan id: a re-delivered orphan is stored once. */
+  readonly orphans = new Map<string, OrphanDoc>();
+  private readonly orphansByJoin = new Map<string, Set<string>>();
   private readonly byKey = new Map<string, Set<string>>();
   private readonly byField = new Map<string, Set<string>>();
 
@@ -23,6 +25,26 @@ export class MemorySessions {
     for (const name of this.indexed.get(doc.template) ?? []) {
       for (const value of joinValues(doc.fields, name)) addTo(this.byField, fieldKey(doc.template, name, value), doc.id);
     }
+  }
+
+  recordOrphan(orphan: OrphanDoc): void {
+    this.orphans.set(orphan.id, orphan);
+    if (orphan.joinField !== undefined && orphan.joinValue !== undefined) {
+      addTo(this.orphansByJoin, fieldKey(orphan.template, orphan.joinField, orphan.joinValue), orphan.id);
+    }
+  }
+
+  /** Removes and returns the orphans that waited on `field` = `value`. */
+  takeOrphans(template: string, field: string, value: string): OrphanDoc[] {
+    const key = fieldKey(template, field, value);
+    const ids = this.orphansByJoin.get(key);
+    if (!ids) return [];
+    this.orphansByJoin.delete(key);
+    return [...ids].flatMap((id) => {
+      const orphan = this.orphans.get(id);
+      this.orphans.delete(id);
+      return orphan ? [orphan] : [];
+    });
   }
 
   lookup(lookup: Lookup): SessionDoc[] {

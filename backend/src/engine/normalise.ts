@@ -31,6 +31,7 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
   const step = quietly(() => matchStep(template.stepsBySource.get(source) ?? [], context));
   if (!step) return { kind: 'unmatched', time };
   const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
+  const id = dedupId(value, spec.id);
   let key: string;
   try {
     key = keyString(keyExpr.run(context));
@@ -39,10 +40,12 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
     return {
       kind: 'orphan',
       time,
-      orphan: { template: template.id, step: step.name, source, time, value, reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}` },
+      orphan: {
+        id: orphanId(template.id, step.name, id), template: template.id, step: step.name, source, time, value,
+        reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}`,
+      },
     };
   }
-  const id = dedupId(value, spec.id);
   return { kind: 'event', time, event: { template: template.id, step: step.index, source, time, id, key, value } };
 }
 
@@ -64,6 +67,10 @@ function keyString(value: unknown): string {
   }
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   throw new Error(`is ${value === null ? 'null' : typeof value}, not a string or number`);
+}
+
+export function orphanId(template: string, step: string, dedup: string): string {
+  return hash64(`${template}\u0000${step}\u0000${dedup}`);
 }
 
 /** The source's id field when declared and present, else a hash of the record. */

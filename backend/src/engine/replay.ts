@@ -90,7 +90,8 @@ export class Replay {
     this.engine.end(this.out);
     this.drain();
     const sessions = [...this.store.sessions.values()].sort(bySessionOrder);
-    return { sessions, orphans: this.store.orphans, errors: this.errors, summary: this.summary(sessions) };
+    const orphans = [...this.store.orphans.values()].sort((a, b) => a.time - b.time || a.id.localeCompare(b.id));
+    return { sessions, orphans, errors: this.errors, summary: this.summary(sessions) };
   }
 
   private error(line: number, reason: string): void {
@@ -110,8 +111,13 @@ export class Replay {
           this.options.onFire?.(emission.session, emission.trigger);
           break;
         case 'orphan':
-          this.store.orphans.push(emission.orphan);
+          this.store.recordOrphan(emission.orphan);
           break;
+        case 'adopt': {
+          const { template, field, value } = emission.request;
+          this.engine.adopt(emission.request, this.store.takeOrphans(template, field, value), out);
+          break;
+        }
         case 'late':
           this.engine.repair(emission.request, this.store.lookup(emission.request.lookup), out);
           break;
@@ -147,7 +153,7 @@ export class Replay {
       sessions: sessions.length - merged,
       merged,
       verdicts,
-      orphans: this.store.orphans.length,
+      orphans: this.store.orphans.size,
       unmatched: c.unmatched,
       duplicates: c.duplicates,
       lateReapplied: c.lateReapplied,

@@ -39,6 +39,8 @@ export interface SessionDoc {
 export type Trigger = 'complete' | 'watermark' | 'idle' | 'late' | 'merge';
 
 export interface OrphanDoc {
+  /** Stable for the record (template, step, dedup id): a re-delivered orphan is the same orphan. */
+  readonly id: string;
   readonly template: string;
   readonly step: string;
   readonly source: string;
@@ -73,10 +75,22 @@ export interface LateRequest {
   readonly event: NormalEvent;
 }
 
+/**
+ * A late repair gave a session a join value: orphaned supplements waiting on it may now join. The
+ * caller loads the stored orphans with that join field and value, removes them from its orphans,
+ * and hands them to `Engine.adopt` (those that still join nothing come back as orphans).
+ */
+export interface AdoptRequest {
+  readonly template: string;
+  readonly field: string;
+  readonly value: string;
+}
+
 export type Emission =
   | { readonly kind: 'fire'; readonly trigger: Trigger; readonly session: SessionDoc }
   | { readonly kind: 'orphan'; readonly orphan: OrphanDoc }
-  | { readonly kind: 'late'; readonly request: LateRequest };
+  | { readonly kind: 'late'; readonly request: LateRequest }
+  | { readonly kind: 'adopt'; readonly request: AdoptRequest };
 
 /** Why a record was not taken; the run goes on. */
 export interface Rejection {
