@@ -2,6 +2,8 @@ import type { CompiledTemplate } from '../template/index.js';
 import { SessionState, type HeldEvent } from './session.js';
 import { Timers } from './timers.js';
 
+const NO_SESSIONS: readonly SessionState[] = Object.freeze([]) as readonly SessionState[];
+
 /** A session that left memory, remembered while a split could still link to it. */
 export interface PastSession {
   readonly id: string;
@@ -36,12 +38,25 @@ export class AnchorWindows {
   }
 
   place(key: string, event: HeldEvent, newId: () => string): Placement {
-    const sessions = this.byKey.get(key);
-    const touching = sessions?.filter((s) => s.start - this.gap < event.time && event.time < s.end + this.gap) ?? [];
-    for (const s of touching) {
-      if (s.has(event.step, event.id)) return { session: s, created: false, absorbed: [], duplicate: true };
-    }
+    const gap = this.gap;
     const maxSpan = this.template.session.maxSpanMs;
+    const t = event.time;
+    let only: SessionState | undefined;
+    let touching: SessionState[] | undefined;
+    for (const s of this.byKey.get(key) ?? NO_SESSIONS) {
+      if (!(s.start - gap < t && t < s.end + gap)) continue;
+      if (s.has(event.step, event.id)) return { session: s, created: false, absorbed: NO_SESSIONS, duplicate: true };
+      if (!only) only = s;
+      else (touching ??= [only]).push(s);
+    }
+    // The common case: the record falls in exactly one session, which stays within maxSpan.
+    if (only && !touching && Math.max(t, only.end) - Math.min(t, only.start) <= maxSpan) {
+      only.addAnchor(event);
+      this.schedule(only);
+      return { session: only, created: false, absorbed: NO_SESSIONS, duplicate: false };
+    }
+    if (!only) return this.openSession(key, event, newId);
+    touching ??= [only];
     const spanWith = (group: readonly SessionState[]) =>
       Math.max(event.time, ...group.map((s) => s.end)) - Math.min(event.time, ...group.map((s) => s.start));
     if (touching.length > 0 && spanWith(touching) <= maxSpan) {
@@ -63,9 +78,13 @@ export class AnchorWindows {
       this.schedule(fits[0]);
       return { session: fits[0], created: false, absorbed: [], duplicate: false };
     }
+    return this.openSession(key, event, newId);
+  }
+
+  private openSession(key: string, event: HeldEvent, newId: () => string): Placement {
     const session = new SessionState(newId(), key, event.time, event.time, [event], 0, 'open', null);
     this.insert(session);
-    return { session, created: true, absorbed: [], duplicate: false };
+    return { session, created: true, absorbed: NO_SESSIONS, duplicate: false };
   }
 
   insert(session: SessionState): void {
@@ -88,8 +107,17 @@ export class AnchorWindows {
 
   /** Sessions whose window closed at `watermark` (end + gap ≤ watermark). */
   due(watermark: number): readonly SessionState[] {
-    const due = this.closeTimers.due(watermark);
-    return due.length === 0 ? due : due.filter((s) => s.live && s.end + this.gap <= watermark && this.byKey.get(s.key)?.includes(s));
+    const popped = this.closeTimers.due(watermark);
+    if (popped.length === 0) return popped;
+    const due: SessionState[] = [];
+    for (const s of popped) {
+      s.scheduled = false;
+      if (!s.live || !this.byKey.get(s.key)?.includes(s)) continue;
+      // The window grew after its timer was set: wait for the new end.
+      if (s.end + this.gap > watermark) this.schedule(s);
+      else due.push(s);
+    }
+    return due;
   }
 
   /** Remembers a session that left memory so later sessions of its key can link to it as splits. */
@@ -142,7 +170,10 @@ export class AnchorWindows {
     return [...this.past].flatMap(([key, list]) => list.map((p): [string, PastSession] => [key, p]));
   }
 
+  /** One pending timer per session; a timer that fires early (the window grew) is set again. */
   private schedule(session: SessionState): void {
+    if (session.scheduled) return;
+    session.scheduled = true;
     this.closeTimers.register(session.end + this.gap, session);
   }
 }

@@ -19,6 +19,8 @@ export class SessionState {
   announced: Map<string, readonly string[]> | undefined = undefined;
   dirty = true;
   completeFired = false;
+  /** A close timer is pending for this session. */
+  scheduled = false;
   /** False once merged away or closed: timers and indexes check it before acting. */
   live = true;
   /** What the last fire evaluated, reused while nothing changed (a final fire after a complete one). */
