@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+import { generateCommand } from './generate.js';
 import { replayCommand } from './replay.js';
 
 const USAGE = `weft — stitch traceless logs into business sessions
@@ -13,7 +13,7 @@ type Command = (argv: string[]) => Promise<number>;
 
 const commands: Record<string, () => Promise<Command>> = {
   replay: async () => replayCommand,
-  generate: async () => (await import("./generate.js" as string)).generateCommand as Command,
+  generate: async () => generateCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

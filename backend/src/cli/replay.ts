@@ -1,5 +1,7 @@
 import { createReadStream, createWriteStream } from 'node:fs';
+import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
 import type { OrphanDoc, SessionDoc } from '../engine/types.js';
@@ -72,13 +74,24 @@ export function orphanLine(o: OrphanDoc): string {
 
 async function writeOutput(path: string | undefined, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[]): Promise<void> {
   const stream = path ? createWriteStream(path) : process.stdout;
-  const write = (line: string) => new Promise<void>((resolve, reject) => {
-    if (stream.write(line + '\n')) resolve();
-    else stream.once('drain', resolve).once('error', reject);
-  });
-  for (const s of sessions) await write(sessionLine(s));
-  for (const o of orphans) await write(orphanLine(o));
-  if (path) await new Promise<void>((resolve, reject) => (stream as ReturnType<typeof createWriteStream>).end((err?: Error | null) => (err ? reject(err) : resolve())));
+  const lines = function* () {
+    for (const s of sessions) yield sessionLine(s);
+    for (const o of orphans) yield orphanLine(o);
+  };
+  let chunk = '';
+  for (const line of lines()) {
+    chunk += line + '\n';
+    if (chunk.length < 1 << 16) continue;
+    const ok = stream.write(chunk);
+    chunk = '';
+    if (!ok) await once(stream, 'drain');
+  }
+  if (path) {
+    stream.end(chunk);
+    await finished(stream);
+  } else if (chunk) {
+    stream.write(chunk);
+  }
 }
 
 export function formatSummary(s: ReplaySummary, elapsedMs: number): string {

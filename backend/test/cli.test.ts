@@ -1,0 +1,56 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = join(import.meta.dirname, '../..');
+const weft = join(root, 'backend/bin/weft.js');
+const dir = mkdtempSync(join(tmpdir(), 'weft-cli-'));
+const run = (...args: string[]) => spawnSync(process.execPath, [weft, ...args], { cwd: root, encoding: 'utf8' });
+
+describe('weft CLI (built)', () => {
+  it('generate then replay: one line per final session and per orphan, bad lines on stderr with their line number', () => {
+    const input = join(dir, 'events.ndjson');
+    const gen = run('generate', '--scenario', 'payment', '--sessions', '200', '--seed', '7', '--out', input);
+    expect(gen.status, gen.stderr).toBe(0);
+    const truth = JSON.parse(readFileSync(`${input}.truth.json`, 'utf8'));
+    const out = join(dir, 'sessions.ndjson');
+    const replay = run('replay', '--template', 'templates/payment.yaml', '--input', input, '--out', out);
+    expect(replay.status, replay.stderr).toBe(0);
+    const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const sessions = lines.filter((l) => l.kind === 'session');
+    const orphans = lines.filter((l) => l.kind === 'orphan');
+    expect(sessions).toHaveLength(truth.sessions.length);
+    expect(orphans).toHaveLength(truth.orphans.length);
+    expect(Object.keys(sessions[0])).toEqual(['kind', 'id', 'template', 'key', 'start', 'end', 'status', 'version', 'verdict', 'severity', 'explain', 'splitOf', 'mergedInto', 'fields', 'events']);
+    expect(Object.keys(sessions[0].events[0])).toEqual(['step', 'source', 'time', 'value']);
+    expect(Object.keys(orphans[0])).toEqual(['kind', 'template', 'step', 'source', 'value', 'reason']);
+    const reported = [...replay.stderr.matchAll(/^line (\d+): /gm)].map((m) => Number(m[1]));
+    expect(reported).toEqual(truth.malformedLines);
+    expect(replay.stderr).toMatch(new RegExp(`^sessions +${truth.sessions.length} `, 'm'));
+    expect(replay.stderr).toMatch(/^late re-applied +\d+/m);
+  });
+
+  it('writes to stdout without --out', () => {
+    const input = join(dir, 'tiny.ndjson');
+    writeFileSync(input, JSON.stringify({ source: 'billing', value: { ts: 1790000000000, log_id: 'x', action: 'create_order', order_id: 'o1', amount: 1 } }) + '\n');
+    const stdout = execFileSync(process.execPath, [weft, 'replay', '--template', 'templates/payment.yaml', '--input', input], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    expect(JSON.parse(stdout)).toMatchObject({ kind: 'session', key: 'o1', status: 'final' });
+  });
+
+  it('refuses a bad template with the file, the path and the reason, and exits 2', () => {
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, readFileSync(join(root, 'templates/payment.yaml'), 'utf8').replace('gap: 15m', 'gap: 15 minutes'));
+    const r = run('replay', '--template', bad, '--input', '/dev/null');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${bad}:\\d+: session.gap: not a duration`));
+  });
+
+  it('rejects unknown commands and missing options with usage', () => {
+    expect(run('frobnicate').status).toBe(2);
+    const r = run('replay', '--input', 'x');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/--template and --input are required/);
+  });
+});
