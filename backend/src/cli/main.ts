@@ -1,3 +1,4 @@
+import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
 import { replayCommand } from './replay.js';
 
@@ -6,6 +7,7 @@ const USAGE = `weft — stitch traceless logs into business sessions
 Commands:
   weft replay   --template T.yaml --input events.ndjson [--out sessions.ndjson]
   weft generate --scenario payment --sessions N --seed S --out events.ndjson
+  weft demo     [--sessions N]   generate a payment workload and replay it (no database needed)
 
 Run 'weft <command> --help' for details.`;
 
@@ -14,6 +16,7 @@ type Command = (argv: string[]) => Promise<number>;
 const commands: Record<string, () => Promise<Command>> = {
   replay: async () => replayCommand,
   generate: async () => generateCommand,
+  demo: async () => demoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {
