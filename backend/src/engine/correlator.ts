@@ -322,8 +322,11 @@ export class Correlator {
   }
 
   private fire(session: SessionState, trigger: Trigger): void {
-    const result = !session.dirty && session.evaluation ? session.evaluation : evaluate(this.template, session);
+    const unchanged = !session.dirty && session.evaluation !== undefined && session.eventDocs !== undefined;
+    const result = unchanged ? session.evaluation! : evaluate(this.template, session);
+    const events = unchanged ? session.eventDocs! : this.eventDocs(session);
     session.evaluation = result;
+    session.eventDocs = events;
     session.version++;
     if (trigger === 'watermark' || trigger === 'late') session.status = 'final';
     session.dirty = false;
@@ -335,7 +338,7 @@ export class Correlator {
         id: session.id, template: this.template.id, key: session.key, start: session.start, end: session.end,
         status: session.status, version: session.version, verdict: result.verdict, severity: result.severity,
         explain: result.explain, splitOf: session.splitOf, mergedInto: null, fields: result.fields,
-        events: this.eventDocs(session),
+        events,
       },
     });
   }

@@ -10,7 +10,8 @@ export class MemorySessions {
   /** By orphan id: a re-delivered orphan is stored once. */
   readonly orphans = new Map<string, OrphanDoc>();
   private readonly orphansByJoin = new Map<string, Set<string>>();
-  private readonly byKey = new Map<string, Set<string>>();
+  /** Anchor key → session id, or ids when a key has several sessions (splits); no Set per key. */
+  private readonly byKey = new Map<string, string | string[]>();
   private readonly byField = new Map<string, Set<string>>();
 
   /** `indexed`: per template, the fields lookups may ask for (the join fields); only those are indexed. */
@@ -20,7 +21,7 @@ export class MemorySessions {
     const old = this.sessions.get(doc.id);
     if (old && old.version >= doc.version) return;
     if (old) this.unindexFields(old);
-    else addTo(this.byKey, `${doc.template}\u0000${doc.key}`, doc.id);
+    else this.indexKey(`${doc.template}\u0000${doc.key}`, doc.id);
     this.sessions.set(doc.id, doc);
     for (const name of this.indexed.get(doc.template) ?? []) {
       for (const value of joinValues(doc.fields, name)) addTo(this.byField, fieldKey(doc.template, name, value), doc.id);
@@ -51,7 +52,15 @@ export class MemorySessions {
     const ids = lookup.by === 'key'
       ? this.byKey.get(`${lookup.template}\u0000${lookup.key}`)
       : this.byField.get(fieldKey(lookup.template, lookup.field, lookup.value));
-    return [...(ids ?? [])].map((id) => this.sessions.get(id)!);
+    if (ids === undefined) return [];
+    return (typeof ids === 'string' ? [ids] : [...ids]).map((id) => this.sessions.get(id)!);
+  }
+
+  private indexKey(key: string, id: string): void {
+    const ids = this.byKey.get(key);
+    if (ids === undefined) this.byKey.set(key, id);
+    else if (typeof ids === 'string') this.byKey.set(key, [ids, id]);
+    else ids.push(id);
   }
 
   private unindexFields(doc: SessionDoc): void {

@@ -1,6 +1,6 @@
 import type { CompiledTemplate } from '../template/index.js';
 import type { Evaluation } from './evaluate.js';
-import type { SessionStatus } from './types.js';
+import type { EventDoc, SessionStatus } from './types.js';
 
 /** One record held in a session; `step` indexes the template's steps (its source follows from it). */
 export interface HeldEvent {
@@ -25,6 +25,8 @@ export class SessionState {
   live = true;
   /** What the last fire evaluated, reused while nothing changed (a final fire after a complete one). */
   evaluation: Evaluation | undefined = undefined;
+  /** The events as last fired, reused with `evaluation`. */
+  eventDocs: readonly EventDoc[] | undefined = undefined;
 
   constructor(
     readonly id: string,
