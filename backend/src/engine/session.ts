@@ -2,7 +2,11 @@ import type { CompiledTemplate } from '../template/index.js';
 import type { Evaluation } from './evaluate.js';
 import type { EventDoc, SessionStatus } from './types.js';
 
-/** One record held in a session; `step` indexes the template's steps (its source follows from it). */
+/**
+ * One record held in a session; `step` indexes the template's steps (its source follows from it).
+ * Sessions hold the normalised events themselves: copying them to a slimmer shape cost more time
+ * than the memory it saved.
+ */
 export interface HeldEvent {
   readonly step: number;
   readonly time: number;
