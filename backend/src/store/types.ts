@@ -1,4 +1,5 @@
-import type { Lookup, OrphanDoc, SessionDoc } from '../engine/types.js';
+import type { FieldValue, Lookup, OrphanDoc, SessionDoc, SessionStatus } from '../engine/types.js';
+import type { Severity } from '../template/index.js';
 
 /**
  * Where fired sessions live (DESIGN.md "Store"). The engine's sink and its late path both go through
@@ -11,11 +12,269 @@ export interface Store {
   /**
    * Upserts fired sessions in one transaction: a row is replaced only by a higher version, fields
    * (EAV rows) and verdict rollups move with it. Re-delivering the same fire changes nothing.
+   * A session whose status is `merged` keeps its row but leaves the rollups (this is how merges are
+   * marked). Values that do not fit are stored truncated or normalised, with a note (see
+   * {@link StoredSession.notes}). Lost connections, deadlocks and write conflicts are retried with
+   * backoff (the promise settles only once the batch is durable, or the retry budget is spent).
+   * Batches larger than {@link StoreOptions.maxTransactionSessions} are split into several
+   * transactions, each consistent on its own.
    */
   upsertSessions(sessions: readonly SessionDoc[]): Promise<void>;
+  /** Idempotent: the same orphan (template, step, source, time, value) recorded twice is kept once. */
   recordOrphans(orphans: readonly OrphanDoc[]): Promise<void>;
-  /** Stored sessions a late record may belong to: by anchor key, or by a field value. */
+  /**
+   * Stored sessions a late record may belong to: by anchor key, or by a field value (string match;
+   * a number or boolean field matches its `String()` form; any element of a multi-valued field).
+   * Like the engine's in-memory store, merged sessions are included (the engine skips them).
+   * At most {@link LOOKUP_LIMIT} sessions, newest first.
+   */
   lookup(lookup: Lookup): Promise<SessionDoc[]>;
   getSession(id: string): Promise<SessionDoc | undefined>;
   close(): Promise<void>;
+
+  // ── query side (API, traces, Grafana) ────────────────────────────────────────────────────────
+
+  /** A session with what the store knows about it (notes about normalised values, write time). */
+  getStored(id: string): Promise<StoredSession | undefined>;
+  /** Sessions matching every condition, newest first (start, then id, descending), keyset-paginated. */
+  search(query: SearchQuery): Promise<SearchPage>;
+  /** Counts per verdict per bucket, read from the rollups (never from the sessions table). */
+  stats(query: StatsQuery): Promise<StatsRow[]>;
+  /** Most frequent values of a field (for Grafana variables and search suggestions). */
+  fieldValues(name: string, options?: FieldValuesOptions): Promise<FieldValuesResult>;
+  /** Orphans, newest first (event time, then id, descending), keyset-paginated. */
+  orphans(query?: OrphanQuery): Promise<OrphanPage>;
+
+  /** Stores a template's source text; the revision rises only when the text changes. */
+  saveTemplate(id: string, text: string): Promise<TemplateRecord>;
+  listTemplates(): Promise<TemplateRecord[]>;
+  getTemplate(id: string): Promise<TemplateRecord | undefined>;
+  deleteTemplate(id: string): Promise<boolean>;
+
+  /** Throws if the database cannot be reached right now (no retry): for health checks. */
+  ping(): Promise<void>;
+  /** What this store is (kind, server version, schema version); filled by `migrate()`. */
+  info(): StoreInfo;
+  /** Monotonic counters since open (a snapshot), for `/metrics`. */
+  counters(): StoreCounters;
+}
+
+/** Lookups return at most this many sessions. */
+export const LOOKUP_LIMIT = 1000;
+/** Longest string kept in an indexed column (field values, anchor keys), in code points. */
+export const MAX_INDEXED_CHARS = 512;
+export const MAX_FIELD_NAME_CHARS = 64;
+/** Session ids (and split/merge links) longer than this are refused. */
+export const MAX_ID_CHARS = 128;
+/** Template ids longer than this are refused. */
+export const MAX_TEMPLATE_CHARS = 64;
+
+export type StoreKind = 'sqlite' | 'mysql';
+
+export interface StoreInfo {
+  readonly kind: StoreKind;
+  /** `select version()` on MySQL-protocol servers, `sqlite_version()` for SQLite. */
+  readonly server: string;
+  readonly tidb: boolean;
+  /** Highest applied migration; 0 before `migrate()`. */
+  readonly schemaVersion: number;
+}
+
+export interface StoreCounters {
+  /** `upsertSessions` calls that completed. */
+  upsertBatches: number;
+  /** Sessions inserted or replaced by a higher version. */
+  sessionsWritten: number;
+  /** Sessions ignored because the stored version was equal or higher (re-delivery, replays). */
+  sessionsStale: number;
+  /** `session_fields` rows written. */
+  fieldRowsWritten: number;
+  /** Orphans newly stored (duplicates excluded). */
+  orphansWritten: number;
+  /** Values truncated or normalised (one per note). */
+  valuesNormalised: number;
+  /** Operations retried after a transient failure (lost connection, deadlock, write conflict). */
+  retries: number;
+  /** Of which: connection-level failures. */
+  connectionErrors: number;
+}
+
+export interface StoreOptions {
+  /** Run migrations when opening (default true). */
+  readonly migrate?: boolean;
+  /** Keep retrying transient failures for this long before giving up (default 10 minutes). */
+  readonly retryForMs?: number;
+  /** mysql: pool size (default 8; also `?pool=` in the URL). */
+  readonly poolSize?: number;
+  /** Largest number of sessions per transaction (default 2000). */
+  readonly maxTransactionSessions?: number;
+  /** Warnings (retries, skipped TiDB DDL); default `console.warn`. */
+  readonly log?: (message: string) => void;
+}
+
+/** A stored session and what the store knows about it. */
+export interface StoredSession {
+  readonly session: SessionDoc;
+  /** What was truncated or normalised on the way in (empty when nothing was). */
+  readonly notes: readonly string[];
+  /** Wall-clock ms of the write that stored this version. */
+  readonly updatedAt: number;
+}
+
+/** A search hit: the session without its events. */
+export interface SessionSummary {
+  readonly id: string;
+  readonly template: string;
+  readonly key: string;
+  readonly start: number;
+  readonly end: number;
+  readonly status: SessionStatus;
+  readonly version: number;
+  readonly verdict: string | null;
+  readonly severity: Severity | null;
+  readonly explain: string | null;
+  readonly splitOf: string | null;
+  readonly mergedInto: string | null;
+  readonly fields: Readonly<Record<string, FieldValue>>;
+  readonly eventCount: number;
+  readonly notes: readonly string[];
+  readonly updatedAt: number;
+}
+
+/** A field value in a condition; numbers compare numerically, strings and booleans as text. */
+export type ConditionValue = string | number | boolean;
+
+export type FieldCondition =
+  /** Any element equals `value` (a string also matches a number field whose `String()` form equals it). */
+  | { readonly field: string; readonly op: '='; readonly value: ConditionValue }
+  /** Any element equals one of `values`. */
+  | { readonly field: string; readonly op: 'in'; readonly values: readonly ConditionValue[] }
+  /**
+   * Any element within the bounds: numeric bounds compare numbers (`num_value`), string bounds
+   * compare text by code point. Give at least one bound; all bounds of one condition share a type.
+   */
+  | {
+      readonly field: string;
+      readonly op: 'range';
+      readonly gt?: number | string;
+      readonly gte?: number | string;
+      readonly lt?: number | string;
+      readonly lte?: number | string;
+    }
+  /** Any (text) element starts with `value` (case-sensitive). */
+  | { readonly field: string; readonly op: 'prefix'; readonly value: string };
+
+export interface SearchQuery {
+  readonly template?: string;
+  /** Anchor key equality. */
+  readonly key?: string;
+  readonly verdict?: string | readonly string[];
+  readonly severity?: Severity | readonly Severity[];
+  /** Default: `open` and `final` (merged sessions are hidden unless asked for). */
+  readonly status?: SessionStatus | readonly SessionStatus[];
+  /** Session start ≥ from (epoch ms). */
+  readonly from?: number;
+  /** Session start < to (epoch ms). */
+  readonly to?: number;
+  /** All must hold. */
+  readonly fields?: readonly FieldCondition[];
+  /** Page size, default 50, at most 1000. */
+  readonly limit?: number;
+  /** `cursor` of the previous page. */
+  readonly cursor?: string;
+}
+
+export interface SearchPage {
+  readonly sessions: SessionSummary[];
+  /** Opaque; pass it back for the next (older) page; null when this page is the last. */
+  readonly cursor: string | null;
+}
+
+export type Bucket = '1m' | '1h' | '1d';
+
+export interface StatsQuery {
+  readonly template?: string;
+  /** Epoch ms; rounded down to the bucket. */
+  readonly from: number;
+  /** Epoch ms, exclusive; rounded up to the bucket. */
+  readonly to: number;
+  /** Buckets are UTC-aligned (a day is 00:00–24:00 UTC). */
+  readonly bucket: Bucket;
+  readonly verdict?: string | readonly string[];
+  readonly severity?: Severity | readonly Severity[];
+}
+
+/** Sessions (merged ones excluded) whose start lies in the bucket, per template, verdict and severity. */
+export interface StatsRow {
+  /** Bucket start, epoch ms. */
+  readonly time: number;
+  readonly template: string;
+  readonly verdict: string | null;
+  readonly severity: Severity | null;
+  readonly count: number;
+}
+
+export interface FieldValuesOptions {
+  readonly template?: string;
+  /** Only values starting with this (case-sensitive). */
+  readonly prefix?: string;
+  /** Default 20, at most 1000. */
+  readonly limit?: number;
+  /** Field rows examined at most (default 200 000); beyond it counts are a sample. */
+  readonly scanLimit?: number;
+}
+
+export interface FieldValuesResult {
+  readonly values: { readonly value: string; readonly count: number }[];
+  /** False when the scan stopped at `scanLimit` (counts are then from a sample). */
+  readonly complete: boolean;
+}
+
+export interface OrphanQuery {
+  readonly template?: string;
+  readonly step?: string;
+  readonly source?: string;
+  /** Reason equality. */
+  readonly reason?: string;
+  readonly joinField?: string;
+  readonly joinValue?: string;
+  /** Event time ≥ from. */
+  readonly from?: number;
+  /** Event time < to. */
+  readonly to?: number;
+  /** Default 50, at most 1000. */
+  readonly limit?: number;
+  readonly cursor?: string;
+}
+
+export interface StoredOrphan extends OrphanDoc {
+  /** Stable id (a hash of template, step, source, time and value). */
+  readonly id: string;
+  readonly recordedAt: number;
+  readonly notes: readonly string[];
+}
+
+export interface OrphanPage {
+  readonly orphans: StoredOrphan[];
+  readonly cursor: string | null;
+}
+
+export interface TemplateRecord {
+  readonly id: string;
+  /** The template source exactly as saved (YAML or JSON). */
+  readonly text: string;
+  /** 1 on first save, +1 whenever the text changes. */
+  readonly revision: number;
+  /** Wall-clock ms of the last change. */
+  readonly updatedAt: number;
+}
+
+/** A query the store refuses (bad cursor, bad bounds): the API maps it to 400. */
+export class StoreQueryError extends Error {
+  override readonly name = 'StoreQueryError';
+}
+
+/** A session the store cannot key (missing or over-long id, template, version): a bug upstream. */
+export class StoreInputError extends Error {
+  override readonly name = 'StoreInputError';
 }

@@ -1,0 +1,208 @@
+import type { Lookup, OrphanDoc, SessionDoc } from '../engine/types.js';
+import { MAX_EVENTS_BYTES, prepareBatch, queryText } from './normalise.js';
+import type { PreparedSession } from './normalise.js';
+import {
+  buildFieldValues,
+  buildOrphans,
+  buildSearch,
+  buildStats,
+  docOf,
+  orphanOf,
+  pageOf,
+  parseNotes,
+  statsRowOf,
+  summaryOf,
+  type Dialect,
+  type Head,
+  type OrphanRowData,
+  type StatsRowData,
+  type SummaryRowData,
+} from './queries.js';
+import {
+  LOOKUP_LIMIT,
+  StoreQueryError,
+  type FieldValuesOptions,
+  type FieldValuesResult,
+  type OrphanPage,
+  type OrphanQuery,
+  type SearchPage,
+  type SearchQuery,
+  type StatsQuery,
+  type StatsRow,
+  type Store,
+  type StoreCounters,
+  type StoreInfo,
+  type StoredSession,
+  type TemplateRecord,
+} from './types.js';
+
+export type Row = Record<string, unknown>;
+
+export function emptyCounters(): StoreCounters {
+  return {
+    upsertBatches: 0,
+    sessionsWritten: 0,
+    sessionsStale: 0,
+    fieldRowsWritten: 0,
+    orphansWritten: 0,
+    valuesNormalised: 0,
+    retries: 0,
+    connectionErrors: 0,
+  };
+}
+
+const TEMPLATE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export function checkTemplateId(id: string): void {
+  if (typeof id !== 'string' || !TEMPLATE_ID.test(id)) throw new StoreQueryError(`invalid template id ${JSON.stringify(id)}`);
+}
+
+export function checkTemplateText(text: string): void {
+  if (typeof text !== 'string') throw new StoreQueryError('template text must be a string');
+  if (Buffer.byteLength(text) > MAX_EVENTS_BYTES) throw new StoreQueryError(`template text over ${MAX_EVENTS_BYTES} bytes`);
+}
+
+export function templateOf(row: Row): TemplateRecord {
+  return {
+    id: String(row.id),
+    text: String(row.body),
+    revision: Number(row.revision),
+    updatedAt: Number(row.updated_ms),
+  };
+}
+
+/**
+ * What both SQL stores share: everything that is one SELECT (get, lookup, search, stats, field
+ * values, orphans, templates). Writes and migrations are dialect-specific.
+ */
+export abstract class SqlStore implements Store {
+  protected readonly stats_ = emptyCounters();
+  protected info_: StoreInfo;
+  /** Largest number of sessions per transaction. */
+  protected readonly maxTransactionSessions: number;
+
+  protected constructor(
+    protected readonly dialect: Dialect,
+    info: StoreInfo,
+    maxTransactionSessions: number | undefined,
+  ) {
+    this.info_ = info;
+    this.maxTransactionSessions = Math.max(1, maxTransactionSessions ?? 2000);
+  }
+
+  /** One read-only statement (retried on transient failure by the implementation). */
+  protected abstract select(sql: string, params: readonly unknown[]): Promise<Row[]>;
+  /** Writes one batch (≤ maxTransactionSessions, one id once) in one transaction. */
+  protected abstract writeBatch(batch: readonly PreparedSession[]): Promise<void>;
+
+  abstract migrate(): Promise<void>;
+  abstract recordOrphans(orphans: readonly OrphanDoc[]): Promise<void>;
+  abstract saveTemplate(id: string, text: string): Promise<TemplateRecord>;
+  abstract deleteTemplate(id: string): Promise<boolean>;
+  abstract ping(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  async upsertSessions(sessions: readonly SessionDoc[]): Promise<void> {
+    if (sessions.length === 0) return;
+    const prepared = prepareBatch(sessions, Date.now());
+    for (const p of prepared) this.stats_.valuesNormalised += p.notes.length;
+    this.stats_.sessionsStale += sessions.length - prepared.length;
+    for (let i = 0; i < prepared.length; i += this.maxTransactionSessions) {
+      await this.writeBatch(prepared.slice(i, i + this.maxTransactionSessions));
+    }
+    this.stats_.upsertBatches++;
+  }
+
+  async lookup(lookup: Lookup): Promise<SessionDoc[]> {
+    if (lookup.by === 'key') {
+      const key = String(lookup.key);
+      const params: unknown[] = [lookup.template];
+      const keyCond = this.dialect.textEquals('anchor_key', queryText(key), params);
+      params.push(LOOKUP_LIMIT);
+      const rows = await this.select(
+        `SELECT head_json, events_json FROM sessions WHERE template = ? AND ${keyCond} ORDER BY start_ms DESC, id DESC LIMIT ?`,
+        params,
+      );
+      // The column keeps the first 512 characters: compare the whole key.
+      return rows.map((r) => docOf(String(r.head_json), String(r.events_json))).filter((d) => d.key === key);
+    }
+    const params: unknown[] = [lookup.field];
+    const valueCond = this.dialect.textEquals('f.str_value', queryText(String(lookup.value)), params);
+    params.push(lookup.template, LOOKUP_LIMIT);
+    const rows = await this.select(
+      `SELECT s.head_json, s.events_json FROM session_fields f JOIN sessions s ON s.id = f.session_id ` +
+        `WHERE f.name = ? AND ${valueCond} AND f.template = ? ORDER BY f.start_ms DESC, f.session_id DESC LIMIT ?`,
+      params,
+    );
+    return rows.map((r) => docOf(String(r.head_json), String(r.events_json)));
+  }
+
+  async getSession(id: string): Promise<SessionDoc | undefined> {
+    return (await this.getStored(id))?.session;
+  }
+
+  async getStored(id: string): Promise<StoredSession | undefined> {
+    const rows = await this.select('SELECT head_json, events_json, notes, updated_ms FROM sessions WHERE id = ?', [id]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    return {
+      session: docOf(String(row.head_json), String(row.events_json)),
+      notes: parseNotes(row.notes as string | null),
+      updatedAt: Number(row.updated_ms),
+    };
+  }
+
+  async search(query: SearchQuery): Promise<SearchPage> {
+    const built = buildSearch(this.dialect, query);
+    const rows = (await this.select(built.sql, built.params)) as unknown as SummaryRowData[];
+    const page = pageOf(rows, built.limit, summaryOf);
+    return { sessions: page.items, cursor: page.cursor };
+  }
+
+  async stats(query: StatsQuery): Promise<StatsRow[]> {
+    const built = buildStats(query);
+    const rows = (await this.select(built.sql, built.params)) as unknown as StatsRowData[];
+    return rows.map(statsRowOf);
+  }
+
+  async fieldValues(name: string, options: FieldValuesOptions = {}): Promise<FieldValuesResult> {
+    const built = buildFieldValues(this.dialect, name, options);
+    const rows = await this.select(built.sql, built.params);
+    const total = rows.length > 0 ? Number(rows[0]!.total) : 0;
+    return {
+      values: rows.map((r) => ({ value: String(r.str_value), count: Number(r.n) })),
+      complete: total < built.scanLimit,
+    };
+  }
+
+  async orphans(query: OrphanQuery = {}): Promise<OrphanPage> {
+    const built = buildOrphans(this.dialect, query);
+    const rows = (await this.select(built.sql, built.params)) as unknown as OrphanRowData[];
+    const page = pageOf(
+      rows.map((r) => ({ ...r, start_ms: r.time_ms })),
+      built.limit,
+      orphanOf,
+    );
+    return { orphans: page.items, cursor: page.cursor };
+  }
+
+  async listTemplates(): Promise<TemplateRecord[]> {
+    const rows = await this.select('SELECT id, body, revision, updated_ms FROM templates ORDER BY id', []);
+    return rows.map(templateOf);
+  }
+
+  async getTemplate(id: string): Promise<TemplateRecord | undefined> {
+    const rows = await this.select('SELECT id, body, revision, updated_ms FROM templates WHERE id = ?', [id]);
+    return rows[0] === undefined ? undefined : templateOf(rows[0]);
+  }
+
+  info(): StoreInfo {
+    return this.info_;
+  }
+
+  counters(): StoreCounters {
+    return { ...this.stats_ };
+  }
+}
+
+export type { Head };

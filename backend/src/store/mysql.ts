@@ -1,0 +1,412 @@
+import mysql from 'mysql2/promise';
+import type { OrphanDoc } from '../engine/types.js';
+import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
+import { SESSION_COLUMNS, prepareOrphan, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
+import { planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
+import { mysqlDialect } from './queries.js';
+import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
+import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
+import type { StoreOptions, TemplateRecord } from './types.js';
+
+/**
+ * Rows per multi-row statement come from this ladder, so each connection prepares a handful of
+ * statement shapes and reuses them (a batch of 1000 = 3×256 + 3×64 + 2×16 + 2×4).
+ */
+const LADDER = [256, 64, 16, 4, 1] as const;
+/** Bytes of parameters per statement (MariaDB's default max_allowed_packet is 16 MiB). */
+const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
+
+function* pieces<T>(items: readonly T[], maxRows: number, bytesOf?: (item: T) => number): Generator<T[]> {
+  let i = 0;
+  while (i < items.length) {
+    let rows = 0;
+    for (const step of LADDER) {
+      if (step <= maxRows && step <= items.length - i) {
+        rows = step;
+        break;
+      }
+    }
+    if (bytesOf !== undefined) {
+      // Fewer rows when they are large: the largest ladder step whose rows fit the byte budget.
+      let bytes = 0;
+      let fit = 0;
+      while (fit < rows && (fit === 0 || bytes + bytesOf(items[i + fit]!) <= MAX_STATEMENT_BYTES)) {
+        bytes += bytesOf(items[i + fit]!);
+        fit++;
+      }
+      rows = LADDER.find((step) => step <= fit) ?? 1;
+    }
+    yield items.slice(i, i + rows);
+    i += rows;
+  }
+}
+
+const statementCache = new Map<string, string>();
+
+function multiRow(key: string, rows: number, make: (values: string) => string, columns: number): string {
+  const cacheKey = `${key}:${rows}`;
+  let sql = statementCache.get(cacheKey);
+  if (sql === undefined) {
+    const one = `(${Array.from({ length: columns }, () => '?').join(', ')})`;
+    sql = make(Array.from({ length: rows }, () => one).join(', '));
+    statementCache.set(cacheKey, sql);
+  }
+  return sql;
+}
+
+function placeholders(n: number): string {
+  return Array.from({ length: n }, () => '?').join(', ');
+}
+
+const SESSION_INSERT = (values: string): string => `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES ${values}`;
+const SESSION_REPLACE = (values: string): string =>
+  `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES ${values} ON DUPLICATE KEY UPDATE ` +
+  SESSION_COLUMNS.slice(1)
+    .map((c) => `${c} = VALUES(${c})`)
+    .join(', ');
+const FIELD_INSERT = (values: string): string =>
+  `INSERT INTO session_fields (session_id, name, idx, template, str_value, num_value, start_ms) VALUES ${values}`;
+const ROLLUP_ADD = (values: string): string =>
+  `INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ${values} ON DUPLICATE KEY UPDATE n = n + VALUES(n)`;
+const ORPHAN_INSERT = (values: string): string =>
+  `INSERT INTO orphans (id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json) VALUES ${values} ` +
+  'ON DUPLICATE KEY UPDATE id = id';
+
+function sessionBytes(p: PreparedSession): number {
+  return p.row.head.length + p.row.events.length + 512;
+}
+
+function orphanValues(r: OrphanRow): unknown[] {
+  return [r.id, r.template, r.step, r.source, r.time, r.reason, r.joinField, r.joinValue, r.notes, r.recordedAt, r.value];
+}
+
+export interface MysqlTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly user: string;
+  readonly password: string;
+  readonly database: string;
+  readonly poolSize?: number;
+}
+
+/** Parses `mysql://user:pass@host:port/db?pool=8`. */
+export function parseMysqlUrl(url: string): MysqlTarget {
+  const u = new URL(url);
+  if (u.protocol !== 'mysql:') throw new Error(`not a mysql URL: ${url}`);
+  const database = decodeURIComponent(u.pathname.replace(/^\//, ''));
+  if (database === '') throw new Error(`mysql URL needs a database: ${url}`);
+  const pool = u.searchParams.get('pool');
+  return {
+    host: u.hostname || '127.0.0.1',
+    port: u.port === '' ? 3306 : Number(u.port),
+    user: decodeURIComponent(u.username || 'root'),
+    password: decodeURIComponent(u.password),
+    database,
+    ...(pool !== null ? { poolSize: Number(pool) } : {}),
+  };
+}
+
+type Conn = mysql.PoolConnection;
+
+/** A prepared statement's result: rows for SELECT, a header ({ affectedRows }) otherwise. */
+async function exec<T = Row[]>(c: Conn, sql: string, params: readonly unknown[]): Promise<T> {
+  const [result] = await c.execute(sql, params as never);
+  return result as unknown as T;
+}
+
+/**
+ * TiDB / MySQL 8 / MariaDB 10.11 through a mysql2 pool. Every operation runs on a pooled
+ * connection with READ COMMITTED isolation (no gap locks between concurrent upserts) and is retried
+ * whole, with backoff, when the connection is lost or the transaction loses a race; the upsert is
+ * idempotent, so a retry after an unacknowledged commit changes nothing.
+ */
+export class MysqlStore extends SqlStore {
+  private readonly pool: mysql.Pool;
+  private readonly retryForMs: number;
+  private readonly log: (message: string) => void;
+  private readonly database: string;
+  private closed = false;
+
+  constructor(target: MysqlTarget, options: StoreOptions = {}) {
+    super(mysqlDialect, { kind: 'mysql', server: 'unknown', tidb: false, schemaVersion: 0 }, options.maxTransactionSessions);
+    this.retryForMs = options.retryForMs ?? 600_000;
+    this.log = options.log ?? ((m) => console.warn(m));
+    this.database = target.database;
+    this.pool = mysql.createPool({
+      host: target.host,
+      port: target.port,
+      user: target.user,
+      password: target.password,
+      database: target.database,
+      connectionLimit: options.poolSize ?? target.poolSize ?? 8,
+      waitForConnections: true,
+      charset: 'utf8mb4',
+      supportBigNumbers: true,
+      bigNumberStrings: false,
+      decimalNumbers: true,
+      dateStrings: true,
+      enableKeepAlive: true,
+      connectTimeout: 10_000,
+      maxPreparedStatements: 500,
+    });
+    // Every new connection: READ COMMITTED, and a listener so a late error on an idle connection
+    // (killed by the server) cannot go unhandled.
+    this.pool.on('connection', (conn) => {
+      const core = conn as unknown as {
+        on(event: 'error', listener: (e: unknown) => void): void;
+        query(sql: string, cb: (e: unknown) => void): void;
+      };
+      core.on('error', () => undefined);
+      core.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => undefined);
+    });
+  }
+
+  /** Runs `fn` on a pooled connection (in a transaction if asked), retrying transient failures. */
+  private async run<T>(what: string, fn: (c: Conn) => Promise<T>, transaction: boolean, duplicateIsConflict = false): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      let conn: Conn | undefined;
+      try {
+        conn = await this.pool.getConnection();
+        if (transaction) await conn.query('START TRANSACTION');
+        const result = await fn(conn);
+        if (transaction) await conn.query('COMMIT');
+        conn.release();
+        return result;
+      } catch (error) {
+        const lost = isConnectionError(error);
+        if (conn !== undefined) {
+          if (lost) conn.destroy();
+          else {
+            try {
+              if (transaction) await conn.query('ROLLBACK');
+              conn.release();
+            } catch {
+              conn.destroy();
+            }
+          }
+        }
+        const retryable = lost || isTransientError(error, duplicateIsConflict);
+        if (this.closed || !retryable || Date.now() - started > this.retryForMs) throw error;
+        this.stats_.retries++;
+        if (lost) this.stats_.connectionErrors++;
+        if (attempt === 0 || attempt % 10 === 0) this.log(`weft store: ${what} retried (attempt ${attempt + 1}): ${describeError(error)}`);
+        await sleep(backoffMs(attempt));
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const lock = `weft_migrate.${this.database}`.slice(0, 64);
+    const server = await this.run(
+      'migrate',
+      async (c) => {
+        const [locked] = (await c.query('SELECT GET_LOCK(?, 120) AS ok', [lock])) as unknown as [Row[]];
+        if (Number(locked[0]?.ok) !== 1) throw new Error('weft store: timed out waiting for the migration lock');
+        try {
+          await c.query(MIGRATIONS_TABLE_MYSQL);
+          const [rows] = (await c.query('SELECT version FROM schema_migrations')) as unknown as [Row[]];
+          const applied = new Set(rows.map((r) => Number(r.version)));
+          for (const m of MIGRATIONS) {
+            if (applied.has(m.version)) continue;
+            for (const sql of m.mysql) await c.query(sql);
+            await c.query(
+              'INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE version = version',
+              [m.version, m.name, Date.now()],
+            );
+          }
+        } finally {
+          await c.query('SELECT RELEASE_LOCK(?)', [lock]);
+        }
+        const [version] = (await c.query('SELECT VERSION() AS v')) as unknown as [Row[]];
+        return String(version[0]?.v ?? 'unknown');
+      },
+      false,
+    );
+    const tidb = /tidb/i.test(server);
+    this.info_ = { kind: 'mysql', server, tidb, schemaVersion: SCHEMA_VERSION };
+    if (tidb) await this.tiflashReplicas();
+  }
+
+  /** TiDB only: a TiFlash replica for the tables macro queries scan. Not fatal without TiFlash nodes. */
+  private async tiflashReplicas(): Promise<void> {
+    for (const table of TIFLASH_TABLES) {
+      try {
+        await this.run(
+          'tiflash',
+          async (c) => {
+            const [rows] = (await c.query(
+              'SELECT REPLICA_COUNT AS n FROM information_schema.tiflash_replica WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?',
+              [table],
+            )) as unknown as [Row[]];
+            if (rows.length > 0 && Number(rows[0]!.n) >= 1) return;
+            await c.query(`ALTER TABLE ${table} SET TIFLASH REPLICA 1`);
+          },
+          false,
+        );
+      } catch (error) {
+        this.log(`weft store: no TiFlash replica for ${table}: ${describeError(error)}`);
+      }
+    }
+  }
+
+  protected async select(sql: string, params: readonly unknown[]): Promise<Row[]> {
+    return this.run(
+      'query',
+      async (c) => {
+        return exec(c, sql, params);
+      },
+      false,
+    );
+  }
+
+  protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
+    const plan = await this.run('upsert', (c) => this.writeIn(c, batch), true, true);
+    this.stats_.sessionsWritten += plan.inserts.length + plan.updates.length;
+    this.stats_.sessionsStale += plan.stale;
+    this.stats_.fieldRowsWritten += plan.fieldInserts.length;
+  }
+
+  private async writeIn(c: Conn, batch: readonly PreparedSession[]): Promise<UpsertPlan> {
+    const ids = batch.map((p) => p.row.id).sort();
+    const existing = new Map<string, ExistingState>();
+    for (const piece of pieces(ids, 256)) {
+      const rows = await exec(
+        c,
+        `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
+        piece,
+      );
+      for (const r of rows) {
+        existing.set(String(r.id), {
+          id: String(r.id),
+          version: Number(r.version),
+          status: String(r.status),
+          template: String(r.template),
+          verdict: r.verdict === null ? null : String(r.verdict),
+          severity: r.severity === null ? null : String(r.severity),
+          start: Number(r.start_ms),
+          fieldsHash: String(r.fields_hash),
+        });
+      }
+    }
+    const plan = planUpsert(batch, existing);
+    const columns = SESSION_COLUMNS.length;
+    for (const piece of pieces(plan.inserts, 256, sessionBytes)) {
+      await exec(c, multiRow('si', piece.length, SESSION_INSERT, columns), piece.flatMap(sessionValues));
+    }
+    for (const piece of pieces(plan.updates, 256, sessionBytes)) {
+      await exec(c, multiRow('su', piece.length, SESSION_REPLACE, columns), piece.flatMap(sessionValues));
+    }
+    for (const piece of pieces(plan.fieldDeletes, 256)) {
+      await exec(c, `DELETE FROM session_fields WHERE session_id IN (${placeholders(piece.length)})`, piece);
+    }
+    for (const piece of pieces(plan.fieldInserts, 256)) {
+      await exec(
+        c,
+        multiRow('fi', piece.length, FIELD_INSERT, 7),
+        piece.flatMap((f) => [f.sessionId, f.name, f.idx, f.template, f.str, f.num, f.start]),
+      );
+    }
+    for (const piece of pieces(plan.rollups, 256)) {
+      await exec(
+        c,
+        multiRow('ra', piece.length, ROLLUP_ADD, 6),
+        piece.flatMap((d) => [d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta]),
+      );
+    }
+    return plan;
+  }
+
+  async recordOrphans(orphans: readonly OrphanDoc[]): Promise<void> {
+    if (orphans.length === 0) return;
+    const now = Date.now();
+    const byId = new Map<string, OrphanRow>();
+    for (const o of orphans) {
+      const row = prepareOrphan(o, now);
+      if (row.notes !== null) this.stats_.valuesNormalised += (JSON.parse(row.notes) as unknown[]).length;
+      byId.set(row.id, row);
+    }
+    const rows = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    const written = await this.run(
+      'orphans',
+      async (c) => {
+        let n = 0;
+        for (const piece of pieces(rows, 256, (r) => r.value.length + 512)) {
+          const result = await exec<{ affectedRows: number }>(c, multiRow('oi', piece.length, ORPHAN_INSERT, 11), piece.flatMap(orphanValues));
+          // ON DUPLICATE KEY UPDATE id = id: 1 per new row, 0 per duplicate.
+          n += result.affectedRows;
+        }
+        return n;
+      },
+      true,
+    );
+    this.stats_.orphansWritten += written;
+  }
+
+  async saveTemplate(id: string, text: string): Promise<TemplateRecord> {
+    checkTemplateId(id);
+    checkTemplateText(text);
+    return this.run(
+      'template',
+      async (c) => {
+        const rows = await exec(c, 'SELECT id, body, revision, updated_ms FROM templates WHERE id = ? FOR UPDATE', [id]);
+        const old = rows[0];
+        if (old !== undefined && old.body === text) return templateOf(old);
+        const record: TemplateRecord = {
+          id,
+          text,
+          revision: old === undefined ? 1 : Number(old.revision) + 1,
+          updatedAt: Date.now(),
+        };
+        await exec(
+          c,
+          'INSERT INTO templates (id, body, revision, updated_ms) VALUES (?, ?, ?, ?) ' +
+            'ON DUPLICATE KEY UPDATE body = VALUES(body), revision = VALUES(revision), updated_ms = VALUES(updated_ms)',
+          [record.id, record.text, record.revision, record.updatedAt],
+        );
+        return record;
+      },
+      true,
+      true,
+    );
+  }
+
+  async deleteTemplate(id: string): Promise<boolean> {
+    return this.run(
+      'template',
+      async (c) => {
+        const result = await exec<{ affectedRows: number }>(c, 'DELETE FROM templates WHERE id = ?', [id]);
+        return result.affectedRows > 0;
+      },
+      false,
+    );
+  }
+
+  async ping(): Promise<void> {
+    const conn = await this.pool.getConnection();
+    try {
+      await conn.query('SELECT 1');
+      conn.release();
+    } catch (error) {
+      conn.destroy();
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.pool.end();
+  }
+
+  /** For tests and tools: ids of the server connections this store's pool holds. */
+  async connectionIds(): Promise<number[]> {
+    const conn = await this.pool.getConnection();
+    try {
+      const [rows] = (await conn.query('SELECT CONNECTION_ID() AS id')) as unknown as [Row[]];
+      return rows.map((r) => Number(r.id));
+    } finally {
+      conn.release();
+    }
+  }
+}

@@ -1,0 +1,121 @@
+import type { FieldRow, PreparedSession } from './normalise.js';
+
+/**
+ * The write plan of one upsert transaction, computed from the batch and the rows it replaces (read
+ * under lock): which sessions to insert or replace, which field rows to rewrite, and how the verdict
+ * rollups move. Shared by both stores so they cannot disagree on semantics.
+ */
+
+/** What the store holds for an id before the write (the columns the plan needs). */
+export interface ExistingState {
+  readonly id: string;
+  readonly version: number;
+  readonly status: string;
+  readonly template: string;
+  readonly verdict: string | null;
+  readonly severity: string | null;
+  readonly start: number;
+  readonly fieldsHash: string;
+}
+
+export type Grain = 'm' | 'h' | 'd';
+export const GRAINS: readonly Grain[] = ['m', 'h', 'd'];
+export const GRAIN_MS: Readonly<Record<Grain, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function bucketOf(time: number, grain: Grain): number {
+  const size = GRAIN_MS[grain];
+  return Math.floor(time / size) * size;
+}
+
+export interface RollupDelta {
+  readonly grain: Grain;
+  readonly template: string;
+  readonly bucket: number;
+  /** '' for a session without verdict. */
+  readonly verdict: string;
+  /** '' for a session without severity. */
+  readonly severity: string;
+  readonly delta: number;
+}
+
+export interface UpsertPlan {
+  /** Ids not stored yet. */
+  readonly inserts: PreparedSession[];
+  /** Stored with a lower version: replaced. */
+  readonly updates: PreparedSession[];
+  /** Sessions whose field rows are deleted before `fieldInserts` (replaced ones whose fields changed). */
+  readonly fieldDeletes: string[];
+  readonly fieldInserts: FieldRow[];
+  /** Non-zero, in primary-key order (so concurrent writers lock rollup rows in one order). */
+  readonly rollups: RollupDelta[];
+  /** Sessions ignored: the stored version is equal or higher. */
+  readonly stale: number;
+}
+
+interface Counted {
+  readonly template: string;
+  readonly verdict: string | null;
+  readonly severity: string | null;
+  readonly start: number;
+  readonly status: string;
+}
+
+export function planUpsert(batch: readonly PreparedSession[], existing: ReadonlyMap<string, ExistingState>): UpsertPlan {
+  const inserts: PreparedSession[] = [];
+  const updates: PreparedSession[] = [];
+  const fieldDeletes: string[] = [];
+  const fieldInserts: FieldRow[] = [];
+  const deltas = new Map<string, RollupDelta>();
+  let stale = 0;
+
+  const move = (s: Counted, sign: 1 | -1): void => {
+    if (s.status === 'merged') return;
+    for (const grain of GRAINS) {
+      const bucket = bucketOf(s.start, grain);
+      const verdict = s.verdict ?? '';
+      const severity = s.severity ?? '';
+      const key = `${grain}\u0000${s.template}\u0000${bucket}\u0000${verdict}\u0000${severity}`;
+      const prev = deltas.get(key);
+      deltas.set(key, { grain, template: s.template, bucket, verdict, severity, delta: (prev?.delta ?? 0) + sign });
+    }
+  };
+
+  for (const session of batch) {
+    const row = session.row;
+    const old = existing.get(row.id);
+    if (old === undefined) {
+      inserts.push(session);
+      fieldInserts.push(...session.fields);
+      move(row, 1);
+      continue;
+    }
+    if (old.version >= row.version) {
+      stale++;
+      continue;
+    }
+    updates.push(session);
+    if (old.fieldsHash !== row.fieldsHash || old.template !== row.template) {
+      fieldDeletes.push(row.id);
+      fieldInserts.push(...session.fields);
+    }
+    move(old, -1);
+    move(row, 1);
+  }
+
+  const rollups = [...deltas.values()].filter((d) => d.delta !== 0).sort(compareRollupKeys);
+  return { inserts, updates, fieldDeletes: fieldDeletes.sort(), fieldInserts, rollups, stale };
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function compareRollupKeys(a: RollupDelta, b: RollupDelta): number {
+  return (
+    compareText(a.grain, b.grain) ||
+    compareText(a.template, b.template) ||
+    a.bucket - b.bucket ||
+    compareText(a.verdict, b.verdict) ||
+    compareText(a.severity, b.severity)
+  );
+}

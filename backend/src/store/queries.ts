@@ -1,0 +1,457 @@
+import type { FieldValue, SessionDoc, SessionStatus } from '../engine/types.js';
+import { SEVERITIES, type Severity } from '../template/index.js';
+import { codePoints, queryText } from './normalise.js';
+import { GRAIN_MS, type Grain } from './plan.js';
+import {
+  StoreQueryError,
+  type FieldCondition,
+  type FieldValuesOptions,
+  type OrphanQuery,
+  type SearchQuery,
+  type SessionSummary,
+  type StatsQuery,
+  type StatsRow,
+  type StoredOrphan,
+} from './types.js';
+
+/** Where the two SQL dialects differ in the queries below. */
+export interface Dialect {
+  readonly kind: 'sqlite' | 'mysql';
+  /** Exact text equality on an indexed column (MySQL's `_bin` collations pad spaces: check length too). */
+  textEquals(column: string, value: string, params: unknown[]): string;
+  /** Case-sensitive prefix match that can use an index on `column`. */
+  textPrefix(column: string, prefix: string, params: unknown[]): string;
+}
+
+export const sqliteDialect: Dialect = {
+  kind: 'sqlite',
+  textEquals(column, value, params) {
+    params.push(value);
+    return `${column} = ?`;
+  },
+  textPrefix(column, prefix, params) {
+    if (prefix === '') return '1 = 1';
+    // Code-point order = UTF-8 byte order = SQLite's BINARY collation: [prefix, successor(prefix)).
+    const upper = prefixSuccessor(prefix);
+    params.push(prefix);
+    if (upper === undefined) return `${column} >= ?`;
+    params.push(upper);
+    return `${column} >= ? AND ${column} < ?`;
+  },
+};
+
+export const mysqlDialect: Dialect = {
+  kind: 'mysql',
+  textEquals(column, value, params) {
+    params.push(value, codePoints(value));
+    return `${column} = ? AND CHAR_LENGTH(${column}) = ?`;
+  },
+  textPrefix(column, prefix, params) {
+    if (prefix === '') return '1 = 1';
+    params.push(prefix.replace(/[!%_]/g, '!$&') + '%');
+    return `${column} LIKE ? ESCAPE '!'`;
+  },
+};
+
+/** The smallest string greater than every string starting with `prefix`; undefined if none. */
+export function prefixSuccessor(prefix: string): string | undefined {
+  const points = Array.from(prefix);
+  while (points.length > 0) {
+    const last = points.pop()!.codePointAt(0)!;
+    if (last < 0x10ffff) {
+      let next = last + 1;
+      if (next === 0xd800) next = 0xe000;
+      points.push(String.fromCodePoint(next));
+      return points.join('');
+    }
+  }
+  return undefined;
+}
+
+// ── cursors ────────────────────────────────────────────────────────────────────────────────────
+
+export interface Position {
+  readonly time: number;
+  readonly id: string;
+}
+
+export function encodeCursor(position: Position): string {
+  return Buffer.from(JSON.stringify([position.time, position.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): Position {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (Array.isArray(value) && value.length === 2 && Number.isSafeInteger(value[0]) && typeof value[1] === 'string') {
+      return { time: value[0] as number, id: value[1] };
+    }
+  } catch {
+    // fall through
+  }
+  throw new StoreQueryError('invalid cursor');
+}
+
+function pageLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isFinite(limit) || limit < 1) throw new StoreQueryError(`limit must be a positive number, got ${limit}`);
+  return Math.min(Math.floor(limit), max);
+}
+
+function timeBound(value: number | undefined, what: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new StoreQueryError(`${what} must be a finite number`);
+  return Math.trunc(value);
+}
+
+function list<T>(value: T | readonly T[] | undefined): readonly T[] | undefined {
+  if (value === undefined) return undefined;
+  return Array.isArray(value) ? (value as readonly T[]) : [value as T];
+}
+
+function inList(column: string, values: readonly unknown[], params: unknown[]): string {
+  if (values.length === 0) return '1 = 0';
+  params.push(...values);
+  return `${column} IN (${values.map(() => '?').join(', ')})`;
+}
+
+// ── search ─────────────────────────────────────────────────────────────────────────────────────
+
+export const SUMMARY_COLUMNS =
+  's.id, s.start_ms, s.notes, s.updated_ms, s.event_count, s.head_json';
+
+export interface BuiltQuery {
+  readonly sql: string;
+  readonly params: unknown[];
+  readonly limit: number;
+}
+
+/** Conditions of one field condition on alias `f` (name included). */
+function fieldPredicate(dialect: Dialect, f: string, c: FieldCondition, params: unknown[]): string {
+  if (typeof c.field !== 'string' || c.field === '') throw new StoreQueryError('field condition without a field name');
+  params.push(c.field);
+  const name = `${f}.name = ?`;
+  switch (c.op) {
+    case '=':
+      return `${name} AND ${valueEquals(dialect, f, c.value, params)}`;
+    case 'in': {
+      if (!Array.isArray(c.values)) throw new StoreQueryError(`field ${c.field}: 'in' needs values`);
+      const texts = c.values.filter((v) => typeof v !== 'number').map((v) => queryText(String(v)));
+      const nums = c.values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+      const parts: string[] = [];
+      if (texts.length > 0) parts.push(inList(`${f}.str_value`, texts, params));
+      if (nums.length > 0) parts.push(inList(`${f}.num_value`, nums, params));
+      return `${name} AND ${parts.length === 0 ? '1 = 0' : parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`}`;
+    }
+    case 'range': {
+      const bounds = (['gt', 'gte', 'lt', 'lte'] as const).filter((b) => c[b] !== undefined);
+      if (bounds.length === 0) throw new StoreQueryError(`field ${c.field}: range without bounds`);
+      const numeric = bounds.every((b) => typeof c[b] === 'number');
+      const textual = bounds.every((b) => typeof c[b] === 'string');
+      if (!numeric && !textual) throw new StoreQueryError(`field ${c.field}: range bounds must all be numbers or all strings`);
+      const column = numeric ? `${f}.num_value` : `${f}.str_value`;
+      const ops = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+      const parts = bounds.map((b) => {
+        const v = c[b]!;
+        if (typeof v === 'number' && !Number.isFinite(v)) throw new StoreQueryError(`field ${c.field}: ${b} must be finite`);
+        params.push(typeof v === 'string' ? queryText(v) : v);
+        return `${column} ${ops[b]} ?`;
+      });
+      return `${name} AND ${parts.join(' AND ')}`;
+    }
+    case 'prefix':
+      if (typeof c.value !== 'string') throw new StoreQueryError(`field ${c.field}: prefix must be a string`);
+      return `${name} AND ${dialect.textPrefix(`${f}.str_value`, queryText(c.value), params)}`;
+    default:
+      throw new StoreQueryError(`unknown field operator ${String((c as { op: unknown }).op)}`);
+  }
+}
+
+function valueEquals(dialect: Dialect, f: string, value: unknown, params: unknown[]): string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) return dialect.textEquals(`${f}.str_value`, String(value), params);
+    params.push(value);
+    return `${f}.num_value = ?`;
+  }
+  if (typeof value === 'string' || typeof value === 'boolean') {
+    return dialect.textEquals(`${f}.str_value`, queryText(String(value)), params);
+  }
+  throw new StoreQueryError(`unsupported value ${String(value)}`);
+}
+
+export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
+  const limit = pageLimit(q.limit, 50, 1000);
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const conditions = q.fields ?? [];
+  // An equality condition drives the query from the field index (name, value, start): newest-first
+  // pages then read only the rows they return. Values of one field are stored once per session,
+  // so the join cannot repeat a session.
+  const driving = conditions.find((c) => c.op === '=');
+  let from: string;
+  let timeCol: string;
+  let idCol: string;
+  if (driving !== undefined) {
+    from = 'session_fields f0 JOIN sessions s ON s.id = f0.session_id';
+    timeCol = 'f0.start_ms';
+    idCol = 'f0.session_id';
+    where.push(fieldPredicate(dialect, 'f0', driving, params));
+    if (q.template !== undefined) {
+      params.push(q.template);
+      where.push('f0.template = ?');
+    }
+  } else {
+    from = 'sessions s';
+    timeCol = 's.start_ms';
+    idCol = 's.id';
+    if (q.template !== undefined) {
+      params.push(q.template);
+      where.push('s.template = ?');
+    }
+  }
+  const fromTime = timeBound(q.from, 'from');
+  const toTime = timeBound(q.to, 'to');
+  if (fromTime !== undefined) {
+    params.push(fromTime);
+    where.push(`${timeCol} >= ?`);
+  }
+  if (toTime !== undefined) {
+    params.push(toTime);
+    where.push(`${timeCol} < ?`);
+  }
+  if (q.cursor !== undefined) {
+    const at = decodeCursor(q.cursor);
+    params.push(at.time, at.time, at.time, at.id);
+    where.push(`${timeCol} <= ? AND (${timeCol} < ? OR (${timeCol} = ? AND ${idCol} < ?))`);
+  }
+  if (q.key !== undefined) where.push(dialect.textEquals('s.anchor_key', queryText(String(q.key)), params));
+  const verdicts = list(q.verdict);
+  if (verdicts !== undefined) where.push(inList('s.verdict', verdicts, params));
+  const severities = list(q.severity);
+  if (severities !== undefined) where.push(inList('s.severity', severities, params));
+  const statuses = list(q.status);
+  if (statuses === undefined) where.push("s.status <> 'merged'");
+  else where.push(inList('s.status', statuses, params));
+  let n = 1;
+  for (const c of conditions) {
+    if (c === driving) continue;
+    const alias = `f${n++}`;
+    const sub: unknown[] = [];
+    const predicate = fieldPredicate(dialect, alias, c, sub);
+    params.push(...sub);
+    where.push(`EXISTS (SELECT 1 FROM session_fields ${alias} WHERE ${alias}.session_id = s.id AND ${predicate})`);
+  }
+  params.push(limit + 1);
+  const sql =
+    `SELECT ${SUMMARY_COLUMNS} FROM ${from}` +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    ` ORDER BY ${timeCol} DESC, ${idCol} DESC LIMIT ?`;
+  return { sql, params, limit };
+}
+
+export interface SummaryRowData {
+  readonly id: string;
+  readonly start_ms: number;
+  readonly notes: string | null;
+  readonly updated_ms: number;
+  readonly event_count: number;
+  readonly head_json: string;
+}
+
+export function parseNotes(notes: string | null): string[] {
+  if (notes === null || notes === '') return [];
+  try {
+    const value: unknown = JSON.parse(notes);
+    return Array.isArray(value) ? value.map(String) : [String(value)];
+  } catch {
+    return [notes];
+  }
+}
+
+export type Head = Omit<SessionDoc, 'events'>;
+
+export function summaryOf(row: SummaryRowData): SessionSummary {
+  const head = JSON.parse(row.head_json) as Head;
+  return {
+    id: head.id,
+    template: head.template,
+    key: head.key,
+    start: head.start,
+    end: head.end,
+    status: head.status,
+    version: head.version,
+    verdict: head.verdict,
+    severity: head.severity,
+    explain: head.explain,
+    splitOf: head.splitOf,
+    mergedInto: head.mergedInto,
+    fields: head.fields as Readonly<Record<string, FieldValue>>,
+    eventCount: Number(row.event_count),
+    notes: parseNotes(row.notes),
+    updatedAt: Number(row.updated_ms),
+  };
+}
+
+export function docOf(headJson: string, eventsJson: string): SessionDoc {
+  const head = JSON.parse(headJson) as Head;
+  return { ...head, events: JSON.parse(eventsJson) as SessionDoc['events'] };
+}
+
+export function pageOf<R extends { start_ms: number; id: string }, T>(
+  rows: readonly R[],
+  limit: number,
+  map: (row: R) => T,
+): { items: T[]; cursor: string | null } {
+  const more = rows.length > limit;
+  const page = more ? rows.slice(0, limit) : rows;
+  const last = page[page.length - 1];
+  return {
+    items: page.map(map),
+    cursor: more && last !== undefined ? encodeCursor({ time: Number(last.start_ms), id: last.id }) : null,
+  };
+}
+
+// ── stats ──────────────────────────────────────────────────────────────────────────────────────
+
+const BUCKET_GRAIN = { '1m': 'm', '1h': 'h', '1d': 'd' } as const satisfies Record<StatsQuery['bucket'], Grain>;
+
+export function buildStats(q: StatsQuery): { sql: string; params: unknown[] } {
+  const grain = BUCKET_GRAIN[q.bucket];
+  if (grain === undefined) throw new StoreQueryError(`bucket must be 1m, 1h or 1d, got ${String(q.bucket)}`);
+  const size = GRAIN_MS[grain];
+  const fromTime = timeBound(q.from, 'from');
+  const toTime = timeBound(q.to, 'to');
+  if (fromTime === undefined || toTime === undefined) throw new StoreQueryError('stats need from and to');
+  const lo = Math.floor(fromTime / size) * size;
+  const hi = Math.ceil(toTime / size) * size;
+  const params: unknown[] = [grain];
+  const where = ['grain = ?'];
+  if (q.template !== undefined) {
+    params.push(q.template);
+    where.push('template = ?');
+  }
+  params.push(lo, hi);
+  where.push('bucket >= ? AND bucket < ?');
+  const verdicts = list(q.verdict);
+  if (verdicts !== undefined) where.push(inList('verdict', verdicts.map((v) => v ?? ''), params));
+  const severities = list(q.severity);
+  if (severities !== undefined) where.push(inList('severity', severities, params));
+  where.push('n <> 0');
+  return {
+    sql: `SELECT bucket, template, verdict, severity, n FROM verdict_rollups WHERE ${where.join(' AND ')} ORDER BY bucket, template, verdict, severity`,
+    params,
+  };
+}
+
+export interface StatsRowData {
+  readonly bucket: number;
+  readonly template: string;
+  readonly verdict: string;
+  readonly severity: string;
+  readonly n: number;
+}
+
+const SEVERITY_SET: ReadonlySet<string> = new Set(SEVERITIES);
+
+export function statsRowOf(row: StatsRowData): StatsRow {
+  return {
+    time: Number(row.bucket),
+    template: row.template,
+    verdict: row.verdict === '' ? null : row.verdict,
+    severity: SEVERITY_SET.has(row.severity) ? (row.severity as Severity) : null,
+    count: Number(row.n),
+  };
+}
+
+// ── field values ───────────────────────────────────────────────────────────────────────────────
+
+export function buildFieldValues(dialect: Dialect, name: string, o: FieldValuesOptions): BuiltQuery & { scanLimit: number } {
+  const limit = pageLimit(o.limit, 20, 1000);
+  const scanLimit = pageLimit(o.scanLimit, 200_000, 10_000_000);
+  const params: unknown[] = [name];
+  const where = ['name = ?'];
+  if (o.template !== undefined) {
+    params.push(o.template);
+    where.push('template = ?');
+  }
+  if (o.prefix !== undefined && o.prefix !== '') where.push(dialect.textPrefix('str_value', queryText(o.prefix), params));
+  params.push(scanLimit, limit);
+  const sql =
+    `SELECT str_value, COUNT(*) AS n, SUM(COUNT(*)) OVER () AS total FROM ` +
+    `(SELECT str_value FROM session_fields WHERE ${where.join(' AND ')} LIMIT ?) t ` +
+    `GROUP BY str_value ORDER BY n DESC, str_value LIMIT ?`;
+  return { sql, params, limit, scanLimit };
+}
+
+// ── orphans ────────────────────────────────────────────────────────────────────────────────────
+
+export function buildOrphans(dialect: Dialect, q: OrphanQuery): BuiltQuery {
+  const limit = pageLimit(q.limit, 50, 1000);
+  const params: unknown[] = [];
+  const where: string[] = [];
+  const eq = (column: string, value: string | undefined): void => {
+    if (value === undefined) return;
+    params.push(value);
+    where.push(`${column} = ?`);
+  };
+  eq('template', q.template);
+  eq('step', q.step);
+  eq('source', q.source);
+  eq('reason', q.reason);
+  eq('join_field', q.joinField);
+  if (q.joinValue !== undefined) where.push(dialect.textEquals('join_value', queryText(q.joinValue), params));
+  const fromTime = timeBound(q.from, 'from');
+  const toTime = timeBound(q.to, 'to');
+  if (fromTime !== undefined) {
+    params.push(fromTime);
+    where.push('time_ms >= ?');
+  }
+  if (toTime !== undefined) {
+    params.push(toTime);
+    where.push('time_ms < ?');
+  }
+  if (q.cursor !== undefined) {
+    const at = decodeCursor(q.cursor);
+    params.push(at.time, at.time, at.time, at.id);
+    where.push('time_ms <= ? AND (time_ms < ? OR (time_ms = ? AND id < ?))');
+  }
+  params.push(limit + 1);
+  const sql =
+    'SELECT id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json FROM orphans' +
+    (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
+    ' ORDER BY time_ms DESC, id DESC LIMIT ?';
+  return { sql, params, limit };
+}
+
+export interface OrphanRowData {
+  readonly id: string;
+  readonly template: string;
+  readonly step: string;
+  readonly source: string;
+  readonly time_ms: number;
+  readonly reason: string;
+  readonly join_field: string | null;
+  readonly join_value: string | null;
+  readonly notes: string | null;
+  readonly recorded_ms: number;
+  readonly value_json: string;
+}
+
+export function orphanOf(row: OrphanRowData): StoredOrphan {
+  const orphan: StoredOrphan = {
+    id: row.id,
+    template: row.template,
+    step: row.step,
+    source: row.source,
+    time: Number(row.time_ms),
+    value: JSON.parse(row.value_json) as unknown,
+    reason: row.reason,
+    recordedAt: Number(row.recorded_ms),
+    notes: parseNotes(row.notes),
+    ...(row.join_field !== null ? { joinField: row.join_field } : {}),
+    ...(row.join_value !== null ? { joinValue: row.join_value } : {}),
+  };
+  return orphan;
+}
+
+/** Statuses, for validating search input. */
+export const STATUSES: readonly SessionStatus[] = ['open', 'final', 'merged'];

@@ -1,0 +1,188 @@
+import Database from 'better-sqlite3';
+import type { OrphanDoc } from '../engine/types.js';
+import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
+import { SESSION_COLUMNS, prepareOrphan, sessionValues, type PreparedSession } from './normalise.js';
+import { planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
+import { sqliteDialect } from './queries.js';
+import { backoffMs, describeError, isTransientError, sleep } from './retry.js';
+import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE, SCHEMA_VERSION } from './schema.js';
+import type { StoreOptions, TemplateRecord } from './types.js';
+
+
+/**
+ * The embedded default: one SQLite file (or `:memory:`) through better-sqlite3, in WAL mode.
+ * better-sqlite3 is synchronous, so each operation runs to completion (its transaction included)
+ * before the next starts; the async interface only wraps it. Writers in other processes are
+ * serialised by SQLite's write lock (BEGIN IMMEDIATE, busy timeout, then retry with backoff).
+ */
+export class SqliteStore extends SqlStore {
+  private readonly db: Database.Database;
+  private readonly statements = new Map<string, Database.Statement>();
+  private readonly retryForMs: number;
+  private readonly log: (message: string) => void;
+
+  constructor(path: string, options: StoreOptions = {}) {
+    const db = new Database(path);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 1000');
+    db.pragma('foreign_keys = OFF');
+    const version = (db.prepare('SELECT sqlite_version() AS v').get() as { v: string }).v;
+    super(sqliteDialect, { kind: 'sqlite', server: `SQLite ${version}`, tidb: false, schemaVersion: 0 }, options.maxTransactionSessions);
+    this.db = db;
+    this.retryForMs = options.retryForMs ?? 600_000;
+    this.log = options.log ?? ((m) => console.warn(m));
+  }
+
+  private stmt(sql: string): Database.Statement {
+    let s = this.statements.get(sql);
+    if (s === undefined) {
+      s = this.db.prepare(sql);
+      this.statements.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Runs `fn`, retrying while another process holds the database locked. */
+  private async retrying<T>(what: string, fn: () => T): Promise<T> {
+    const started = Date.now();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return fn();
+      } catch (error) {
+        if (!this.db.open || !isTransientError(error, false) || Date.now() - started > this.retryForMs) throw error;
+        this.stats_.retries++;
+        if (attempt === 0) this.log(`weft store: ${what} retried: ${describeError(error)}`);
+        await sleep(backoffMs(attempt));
+      }
+    }
+  }
+
+  async migrate(): Promise<void> {
+    const run = this.db.transaction(() => {
+      this.db.exec(MIGRATIONS_TABLE_SQLITE);
+      const applied = new Set(
+        (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version),
+      );
+      for (const m of MIGRATIONS) {
+        if (applied.has(m.version)) continue;
+        for (const sql of m.sqlite) this.db.exec(sql);
+        this.db.prepare('INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?)').run(m.version, m.name, Date.now());
+      }
+    });
+    await this.retrying('migrate', () => run.immediate());
+    this.info_ = { ...this.info_, schemaVersion: SCHEMA_VERSION };
+  }
+
+  protected async select(sql: string, params: readonly unknown[]): Promise<Row[]> {
+    return this.retrying('query', () => this.stmt(sql).all(...params) as Row[]);
+  }
+
+  protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
+    const tx = this.db.transaction((): UpsertPlan => {
+      const read = this.stmt(
+        'SELECT id, version, status, template, verdict, severity, start_ms, fields_hash FROM sessions WHERE id = ?',
+      );
+      const existing = new Map<string, ExistingState>();
+      for (const p of batch) {
+        const r = read.get(p.row.id) as Row | undefined;
+        if (r === undefined) continue;
+        existing.set(p.row.id, {
+          id: p.row.id,
+          version: Number(r.version),
+          status: String(r.status),
+          template: String(r.template),
+          verdict: r.verdict === null ? null : String(r.verdict),
+          severity: r.severity === null ? null : String(r.severity),
+          start: Number(r.start_ms),
+          fieldsHash: String(r.fields_hash),
+        });
+      }
+      const plan = planUpsert(batch, existing);
+      const insert = this.stmt(
+        `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map(() => '?').join(', ')})`,
+      );
+      for (const p of plan.inserts) insert.run(...sessionValues(p));
+      const update = this.stmt(
+        `UPDATE sessions SET ${SESSION_COLUMNS.slice(1).map((c) => `${c} = ?`).join(', ')} WHERE id = ?`,
+      );
+      for (const p of plan.updates) {
+        const values = sessionValues(p);
+        update.run(...values.slice(1), values[0]);
+      }
+      const del = this.stmt('DELETE FROM session_fields WHERE session_id = ?');
+      for (const id of plan.fieldDeletes) del.run(id);
+      const field = this.stmt(
+        'INSERT INTO session_fields (session_id, name, idx, template, str_value, num_value, start_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const f of plan.fieldInserts) field.run(f.sessionId, f.name, f.idx, f.template, f.str, f.num, f.start);
+      const rollup = this.stmt(
+        'INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES (?, ?, ?, ?, ?, ?) ' +
+          'ON CONFLICT (grain, template, bucket, verdict, severity) DO UPDATE SET n = n + excluded.n',
+      );
+      for (const d of plan.rollups) rollup.run(d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta);
+      return plan;
+    });
+    const plan = await this.retrying('upsert', () => tx.immediate());
+    this.stats_.sessionsWritten += plan.inserts.length + plan.updates.length;
+    this.stats_.sessionsStale += plan.stale;
+    this.stats_.fieldRowsWritten += plan.fieldInserts.length;
+  }
+
+  async recordOrphans(orphans: readonly OrphanDoc[]): Promise<void> {
+    if (orphans.length === 0) return;
+    const now = Date.now();
+    const rows = orphans.map((o) => prepareOrphan(o, now));
+    for (const r of rows) if (r.notes !== null) this.stats_.valuesNormalised += (JSON.parse(r.notes) as unknown[]).length;
+    const tx = this.db.transaction((): number => {
+      const insert = this.stmt(
+        'INSERT INTO orphans (id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json) ' +
+          'VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING',
+      );
+      let written = 0;
+      for (const r of rows) {
+        written += insert.run(r.id, r.template, r.step, r.source, r.time, r.reason, r.joinField, r.joinValue, r.notes, r.recordedAt, r.value).changes;
+      }
+      return written;
+    });
+    this.stats_.orphansWritten += await this.retrying('orphans', () => tx.immediate());
+  }
+
+  async saveTemplate(id: string, text: string): Promise<TemplateRecord> {
+    checkTemplateId(id);
+    checkTemplateText(text);
+    const tx = this.db.transaction((): TemplateRecord => {
+      const old = this.stmt('SELECT id, body, revision, updated_ms FROM templates WHERE id = ?').get(id) as Row | undefined;
+      if (old !== undefined && old.body === text) return templateOf(old);
+      const record: TemplateRecord = {
+        id,
+        text,
+        revision: old === undefined ? 1 : Number(old.revision) + 1,
+        updatedAt: Date.now(),
+      };
+      this.stmt(
+        'INSERT INTO templates (id, body, revision, updated_ms) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (id) DO UPDATE SET body = excluded.body, revision = excluded.revision, updated_ms = excluded.updated_ms',
+      ).run(record.id, record.text, record.revision, record.updatedAt);
+      return record;
+    });
+    return this.retrying('template', () => tx.immediate());
+  }
+
+  async deleteTemplate(id: string): Promise<boolean> {
+    return this.retrying('template', () => this.stmt('DELETE FROM templates WHERE id = ?').run(id).changes > 0);
+  }
+
+  async ping(): Promise<void> {
+    this.stmt('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  /** For tests and tools: the underlying connection. */
+  get database(): Database.Database {
+    return this.db;
+  }
+}

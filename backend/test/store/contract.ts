@@ -1,0 +1,628 @@
+import fc from 'fast-check';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { FieldValue, SessionDoc, SessionStatus } from '../../src/engine/types.js';
+import { StoreQueryError, type SearchQuery, type SessionSummary, type Store } from '../../src/store/index.js';
+import {
+  T0,
+  actualFieldRows,
+  actualRollups,
+  expectedFieldRows,
+  expectedRollups,
+  session,
+  type Harness,
+} from './harness.js';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+async function all(store: Store, query: SearchQuery): Promise<SessionSummary[]> {
+  const out: SessionSummary[] = [];
+  let cursor: string | undefined;
+  for (let pages = 0; pages < 1000; pages++) {
+    const page = await store.search(cursor === undefined ? query : { ...query, cursor });
+    out.push(...page.sessions);
+    if (page.cursor === null) return out;
+    cursor = page.cursor;
+  }
+  throw new Error('pagination does not end');
+}
+
+const ids = (list: readonly { id: string }[]): string[] => list.map((s) => s.id);
+
+async function snapshot(h: Harness): Promise<unknown> {
+  return {
+    sessions: await h.sql('SELECT * FROM sessions ORDER BY id'),
+    fields: await actualFieldRows(h),
+    rollups: [...(await actualRollups(h)).entries()].sort(),
+  };
+}
+
+async function expectConsistent(h: Harness): Promise<void> {
+  expect([...(await actualRollups(h)).entries()].sort()).toEqual([...(await expectedRollups(h)).entries()].sort());
+  expect(await actualFieldRows(h)).toEqual(await expectedFieldRows(h));
+}
+
+/** The store contract: every implementation passes the same suite. */
+export function contractSuite(makeHarness: () => Promise<Harness>): void {
+  let h: Harness;
+  let store: Store;
+
+  beforeAll(async () => {
+    h = await makeHarness();
+    store = await h.open();
+  });
+  afterAll(async () => {
+    await h?.destroy();
+  });
+  beforeEach(async () => {
+    await h.reset();
+  });
+
+  describe('migrations', () => {
+    it('run once per version, twice and concurrently without harm', async () => {
+      await store.migrate();
+      const [a, b] = await Promise.all([h.open(), h.open()]);
+      await Promise.all([a.migrate(), b.migrate(), store.migrate()]);
+      const rows = await h.sql('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => Number(r.version))).toEqual([1]);
+      expect(store.info().schemaVersion).toBe(1);
+      expect(store.info().kind).toBe(h.name);
+      expect(store.info().tidb).toBe(false);
+      await a.close();
+      await b.close();
+    });
+  });
+
+  describe('upsert', () => {
+    it('round-trips a session document', async () => {
+      const doc = session('s1', {
+        fields: { trans_id: 'T-1', amount: 4.99, paid: true, tags: ['a', 'b', 'a'], emoji: '支付✓😀' },
+        splitOf: 's0',
+        explain: 'all good',
+        events: [
+          { step: 'order_placed', source: 'billing', time: T0, value: { nested: { deep: [1, 2, { x: null }] }, s: 'x' } },
+          { step: 'delivered', source: 'game', time: T0 + 5, value: 'raw text' },
+        ],
+      });
+      await store.upsertSessions([doc]);
+      expect(await store.getSession('s1')).toEqual(doc);
+      const stored = await store.getStored('s1');
+      expect(stored?.notes).toEqual([]);
+      expect(stored?.updatedAt).toBeGreaterThan(0);
+      expect(await store.getSession('nope')).toBeUndefined();
+      await expectConsistent(h);
+    });
+
+    it('keeps the highest version; equal or lower versions change nothing', async () => {
+      await store.upsertSessions([session('s1', { version: 2, verdict: 'late', severity: 'warning' })]);
+      const before = await snapshot(h);
+      await store.upsertSessions([session('s1', { version: 1, verdict: 'ok' })]);
+      await store.upsertSessions([session('s1', { version: 2, verdict: 'other' })]);
+      expect(await snapshot(h)).toEqual(before);
+      await store.upsertSessions([session('s1', { version: 3, verdict: 'ok', severity: 'ok', fields: { x: 'y' } })]);
+      const got = await store.getSession('s1');
+      expect(got?.version).toBe(3);
+      expect(got?.verdict).toBe('ok');
+      await expectConsistent(h);
+    });
+
+    it('re-delivering a whole batch changes nothing', async () => {
+      const batch = Array.from({ length: 30 }, (_, i) =>
+        session(`r${i}`, { start: T0 + i * 7 * 60_000, fields: { n: i, tag: [`t${i % 3}`, 'all'] }, verdict: i % 2 ? 'ok' : 'bad' }),
+      );
+      await store.upsertSessions(batch);
+      const before = await snapshot(h);
+      const c0 = store.counters();
+      await store.upsertSessions(batch);
+      await store.upsertSessions([...batch].reverse());
+      expect(await snapshot(h)).toEqual(before);
+      expect(store.counters().sessionsStale - c0.sessionsStale).toBe(60);
+      expect(store.counters().sessionsWritten).toBe(c0.sessionsWritten);
+    });
+
+    it('takes the highest version of an id repeated within a batch', async () => {
+      await store.upsertSessions([
+        session('d', { version: 1, verdict: 'a' }),
+        session('d', { version: 3, verdict: 'c' }),
+        session('d', { version: 2, verdict: 'b' }),
+      ]);
+      expect((await store.getSession('d'))?.verdict).toBe('c');
+      await expectConsistent(h);
+    });
+
+    it('splits batches larger than one transaction', async () => {
+      const small = await h.open({ maxTransactionSessions: 7 });
+      const batch = Array.from({ length: 50 }, (_, i) => session(`b${i}`, { fields: { i } }));
+      await small.upsertSessions(batch);
+      expect((await h.sql('SELECT COUNT(*) AS n FROM sessions'))[0]!.n).toBe(50);
+      await expectConsistent(h);
+      await small.close();
+    });
+
+    it('stays consistent with two stores writing the same sessions at once', async () => {
+      const other = await h.open();
+      const make = (v: number, verdict: string) =>
+        Array.from({ length: 60 }, (_, i) => session(`c${i}`, { version: v, verdict, fields: { i, v } }));
+      await Promise.all([
+        store.upsertSessions(make(1, 'a')),
+        other.upsertSessions(make(2, 'b')),
+        store.upsertSessions(make(3, 'c').slice(0, 30)),
+        other.upsertSessions(make(1, 'a').reverse()),
+      ]);
+      for (let i = 0; i < 60; i++) expect((await store.getSession(`c${i}`))?.version).toBe(i < 30 ? 3 : 2);
+      await expectConsistent(h);
+      await other.close();
+    });
+
+    it('moves rollups when verdict, start or status change; merged sessions leave them', async () => {
+      const stats = async () =>
+        (await store.stats({ template: 'payment', from: T0 - DAY, to: T0 + 2 * DAY, bucket: '1h' })).map((r) => [
+          r.time,
+          r.verdict,
+          r.severity,
+          r.count,
+        ]);
+      await store.upsertSessions([session('a', { verdict: 'ok' }), session('b', { verdict: 'ok' })]);
+      expect(await stats()).toEqual([[T0, 'ok', 'ok', 2]]);
+      await store.upsertSessions([session('a', { version: 2, verdict: 'no_callback', severity: 'critical' })]);
+      expect(await stats()).toEqual([
+        [T0, 'no_callback', 'critical', 1],
+        [T0, 'ok', 'ok', 1],
+      ]);
+      await store.upsertSessions([session('a', { version: 3, verdict: 'no_callback', severity: 'critical', start: T0 + 2 * HOUR })]);
+      expect(await stats()).toEqual([
+        [T0, 'ok', 'ok', 1],
+        [T0 + 2 * HOUR, 'no_callback', 'critical', 1],
+      ]);
+      await store.upsertSessions([session('b', { version: 2, status: 'merged', mergedInto: 'a', events: [] })]);
+      expect(await stats()).toEqual([[T0 + 2 * HOUR, 'no_callback', 'critical', 1]]);
+      await store.upsertSessions([session('c', { verdict: null, severity: null })]);
+      expect(await stats()).toContainEqual([T0, null, null, 1]);
+      await expectConsistent(h);
+    });
+  });
+
+  describe('lookup', () => {
+    it('by anchor key, within the template', async () => {
+      await store.upsertSessions([
+        session('k1', { key: 'order-1', start: T0 }),
+        session('k2', { key: 'order-1', start: T0 + HOUR, splitOf: 'k1' }),
+        session('k3', { key: 'order-2' }),
+        session('k4', { key: 'order-1', template: 'refund' }),
+        session('k5', { key: 'order-1 ', start: T0 }),
+      ]);
+      expect(ids(await store.lookup({ template: 'payment', by: 'key', key: 'order-1' })).sort()).toEqual(['k1', 'k2']);
+      expect(ids(await store.lookup({ template: 'refund', by: 'key', key: 'order-1' }))).toEqual(['k4']);
+      expect(ids(await store.lookup({ template: 'payment', by: 'key', key: 'order-1 ' }))).toEqual(['k5']);
+      expect(await store.lookup({ template: 'payment', by: 'key', key: 'order-9' })).toEqual([]);
+      const [full] = await store.lookup({ template: 'payment', by: 'key', key: 'order-2' });
+      expect(full).toEqual(session('k3', { key: 'order-2' }));
+    });
+
+    it('by field value: strings, numbers and booleans by their text, any element of a list', async () => {
+      await store.upsertSessions([
+        session('f1', { fields: { trans_id: 'T-1', amount: 12.5, paid: true, transfers: ['X1', 'X2'] } }),
+        session('f2', { fields: { trans_id: 'T-2', amount: 12, transfers: ['X2', 'X3'] } }),
+        session('f3', { template: 'other', fields: { trans_id: 'T-1' } }),
+      ]);
+      const by = async (field: string, value: string) =>
+        ids(await store.lookup({ template: 'payment', by: 'field', field, value })).sort();
+      expect(await by('trans_id', 'T-1')).toEqual(['f1']);
+      expect(await by('amount', '12.5')).toEqual(['f1']);
+      expect(await by('amount', '12')).toEqual(['f2']);
+      expect(await by('paid', 'true')).toEqual(['f1']);
+      expect(await by('transfers', 'X2')).toEqual(['f1', 'f2']);
+      expect(await by('transfers', 'X3')).toEqual(['f2']);
+      expect(await by('trans_id', 't-1')).toEqual([]);
+      expect(await by('trans_id', 'T-1 ')).toEqual([]);
+      // A later version that drops a value is no longer found by it.
+      await store.upsertSessions([session('f2', { version: 2, fields: { trans_id: 'T-2', transfers: ['X3'] } })]);
+      expect(await by('transfers', 'X2')).toEqual(['f1']);
+      expect(await by('amount', '12')).toEqual([]);
+      await expectConsistent(h);
+    });
+
+    it('includes merged sessions (as the engine in-memory store does)', async () => {
+      await store.upsertSessions([session('m1', { status: 'merged', mergedInto: 'm2', events: [] }), session('m2')]);
+      expect(ids(await store.lookup({ template: 'payment', by: 'key', key: 'order-m1' }))).toEqual(['m1']);
+    });
+  });
+
+  describe('search', () => {
+    const corpus = (): SessionDoc[] =>
+      Array.from({ length: 40 }, (_, i) =>
+        session(`q${String(i).padStart(2, '0')}`, {
+          template: i % 4 === 3 ? 'refund' : 'payment',
+          // Pairs share a start: pagination must break ties by id.
+          start: T0 + Math.floor(i / 2) * 10 * 60_000,
+          verdict: i % 5 === 0 ? 'no_callback' : 'ok',
+          severity: i % 5 === 0 ? 'critical' : 'ok',
+          status: i === 7 ? 'merged' : i % 3 === 0 ? 'open' : 'final',
+          fields: {
+            channel: i % 2 === 0 ? 'alipay' : 'wechat',
+            amount: i * 1.5,
+            code: `C_${i % 10}%`,
+            items: [`item${i % 3}`, `item${(i + 1) % 3}`],
+          },
+        }),
+      );
+
+    beforeEach(async () => {
+      await store.upsertSessions(corpus());
+    });
+
+    const expected = (pred: (d: SessionDoc, i: number) => boolean): string[] =>
+      corpus()
+        .filter((d, i) => d.status !== 'merged' && pred(d, i))
+        .sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : -1))
+        .map((d) => d.id);
+
+    it('returns everything but merged sessions, newest first, in pages', async () => {
+      const got = await all(store, { limit: 7 });
+      expect(ids(got)).toEqual(expected(() => true));
+      expect(got[0]!.eventCount).toBe(1);
+      expect(got[0]!.fields.items).toBeDefined();
+    });
+
+    it('filters by field equality, with and without the other conditions', async () => {
+      expect(ids(await all(store, { fields: [{ field: 'channel', op: '=', value: 'alipay' }], limit: 3 }))).toEqual(
+        expected((d) => d.fields.channel === 'alipay'),
+      );
+      expect(ids(await all(store, { fields: [{ field: 'amount', op: '=', value: 15 }] }))).toEqual(['q10']);
+      expect(ids(await all(store, { fields: [{ field: 'amount', op: '=', value: '15' }] }))).toEqual(['q10']);
+      expect(
+        ids(
+          await all(store, {
+            template: 'payment',
+            verdict: 'ok',
+            from: T0 + 30 * 60_000,
+            to: T0 + 150 * 60_000,
+            fields: [
+              { field: 'channel', op: '=', value: 'wechat' },
+              { field: 'items', op: '=', value: 'item1' },
+            ],
+            limit: 2,
+          }),
+        ),
+      ).toEqual(
+        expected(
+          (d) =>
+            d.template === 'payment' &&
+            d.verdict === 'ok' &&
+            d.start >= T0 + 30 * 60_000 &&
+            d.start < T0 + 150 * 60_000 &&
+            d.fields.channel === 'wechat' &&
+            (d.fields.items as string[]).includes('item1'),
+        ),
+      );
+    });
+
+    it('filters by in, range and prefix', async () => {
+      expect(ids(await all(store, { fields: [{ field: 'items', op: 'in', values: ['item0', 'item2'] }] }))).toEqual(
+        expected((d) => (d.fields.items as string[]).some((v) => v === 'item0' || v === 'item2')),
+      );
+      expect(ids(await all(store, { fields: [{ field: 'amount', op: 'range', gte: 10, lt: 20 }] }))).toEqual(
+        expected((d) => (d.fields.amount as number) >= 10 && (d.fields.amount as number) < 20),
+      );
+      expect(ids(await all(store, { fields: [{ field: 'items', op: 'range', gt: 'item0', lte: 'item1' }] }))).toEqual(
+        expected((d) => (d.fields.items as string[]).some((v) => v > 'item0' && v <= 'item1')),
+      );
+      expect(ids(await all(store, { fields: [{ field: 'code', op: 'prefix', value: 'C_1' }] }))).toEqual(
+        expected((d) => String(d.fields.code).startsWith('C_1')),
+      );
+      // LIKE wildcards in the prefix are literal.
+      expect(ids(await all(store, { fields: [{ field: 'code', op: 'prefix', value: 'C%' }] }))).toEqual([]);
+      expect(ids(await all(store, { fields: [{ field: 'code', op: 'prefix', value: 'C__' }] }))).toEqual([]);
+      expect(ids(await all(store, { fields: [{ field: 'code', op: 'prefix', value: 'C_3%' }] }))).toEqual(
+        expected((d) => d.fields.code === 'C_3%'),
+      );
+    });
+
+    it('filters by verdict, severity, status, template, key and time', async () => {
+      expect(ids(await all(store, { severity: 'critical' }))).toEqual(expected((d) => d.severity === 'critical'));
+      expect(ids(await all(store, { verdict: ['no_callback'], template: 'refund' }))).toEqual(
+        expected((d) => d.verdict === 'no_callback' && d.template === 'refund'),
+      );
+      expect(ids(await all(store, { status: 'merged' }))).toEqual(['q07']);
+      expect(ids(await all(store, { status: ['open'] }))).toEqual(expected((d) => d.status === 'open'));
+      expect(ids(await all(store, { key: 'order-q05' }))).toEqual(['q05']);
+      expect(ids(await all(store, { from: T0 + 60 * 60_000, to: T0 + 100 * 60_000 }))).toEqual(
+        expected((d) => d.start >= T0 + 60 * 60_000 && d.start < T0 + 100 * 60_000),
+      );
+      expect(await all(store, { verdict: [] })).toEqual([]);
+    });
+
+    it('rejects bad cursors and bad conditions', async () => {
+      await expect(store.search({ cursor: 'garbage' })).rejects.toBeInstanceOf(StoreQueryError);
+      await expect(store.search({ fields: [{ field: 'a', op: 'range' }] })).rejects.toBeInstanceOf(StoreQueryError);
+      await expect(store.search({ fields: [{ field: 'a', op: 'range', gt: 1, lt: 'x' }] })).rejects.toBeInstanceOf(StoreQueryError);
+      await expect(store.search({ limit: 0 })).rejects.toBeInstanceOf(StoreQueryError);
+    });
+
+    it('suggests the most frequent field values', async () => {
+      const channels = await store.fieldValues('channel');
+      expect(channels.complete).toBe(true);
+      expect(channels.values).toEqual([
+        { value: 'alipay', count: 20 },
+        { value: 'wechat', count: 20 },
+      ]);
+      const items = await store.fieldValues('items', { template: 'refund', limit: 2 });
+      expect(items.values.length).toBe(2);
+      const codes = await store.fieldValues('code', { prefix: 'C_1' });
+      expect(codes.values).toEqual([{ value: 'C_1%', count: 4 }]);
+      const sampled = await store.fieldValues('channel', { scanLimit: 10 });
+      expect(sampled.complete).toBe(false);
+      expect(sampled.values.reduce((n, v) => n + v.count, 0)).toBe(10);
+    });
+  });
+
+  describe('stats', () => {
+    it('counts per verdict per bucket from the rollups, at 1m, 1h and 1d', async () => {
+      const docs = Array.from({ length: 60 }, (_, i) =>
+        session(`st${i}`, {
+          start: T0 + i * 37 * 60_000 + 1234,
+          verdict: i % 3 === 0 ? 'bad' : 'ok',
+          severity: i % 3 === 0 ? 'warning' : 'ok',
+          template: i % 10 === 0 ? 'refund' : 'payment',
+        }),
+      );
+      await store.upsertSessions(docs);
+      for (const [bucket, size] of [
+        ['1m', 60_000],
+        ['1h', HOUR],
+        ['1d', DAY],
+      ] as const) {
+        const rows = await store.stats({ template: 'payment', from: T0, to: T0 + 60 * 37 * 60_000, bucket });
+        const want = new Map<string, number>();
+        for (const d of docs) {
+          if (d.template !== 'payment') continue;
+          const k = `${Math.floor(d.start / size) * size}|${d.verdict}`;
+          want.set(k, (want.get(k) ?? 0) + 1);
+        }
+        expect(new Map(rows.map((r) => [`${r.time}|${r.verdict}`, r.count]))).toEqual(want);
+        const times = rows.map((r) => r.time);
+        expect(times).toEqual([...times].sort((a, b) => a - b));
+      }
+      const allTemplates = await store.stats({ from: T0, to: T0 + 365 * DAY, bucket: '1d' });
+      expect(allTemplates.reduce((n, r) => n + r.count, 0)).toBe(60);
+      expect(new Set(allTemplates.map((r) => r.template))).toEqual(new Set(['payment', 'refund']));
+      const onlyBad = await store.stats({ from: T0, to: T0 + DAY * 2, bucket: '1d', verdict: 'bad' });
+      expect(onlyBad.reduce((n, r) => n + r.count, 0)).toBe(20);
+      const bySeverity = await store.stats({ from: T0, to: T0 + DAY * 2, bucket: '1d', severity: ['warning'] });
+      expect(bySeverity.reduce((n, r) => n + r.count, 0)).toBe(20);
+      await expect(store.stats({ from: T0, to: T0 + 1, bucket: '5m' as never })).rejects.toBeInstanceOf(StoreQueryError);
+    });
+  });
+
+  describe('rollups under random fires, updates, merges and replays', () => {
+    interface Op {
+      readonly kind: 'fire' | 'replay';
+      readonly id: number;
+      readonly verdict: number;
+      readonly start: number;
+      readonly status: SessionStatus;
+      readonly template: number;
+      readonly fields: Record<string, FieldValue>;
+      readonly pick: number;
+      readonly bump: number;
+    }
+    const VERDICTS: [string | null, string | null][] = [
+      ['ok', 'ok'],
+      ['paid_no_callback', 'critical'],
+      ['slow', 'warning'],
+      [null, null],
+    ];
+    // Starts around minute, hour and day boundaries.
+    const STARTS = [T0, T0 + 59_999, T0 + 60_000, T0 + HOUR - 1, T0 + HOUR, T0 + DAY - 1, T0 + DAY, T0 + 400 * DAY];
+    const op = fc.record({
+      kind: fc.constantFrom('fire', 'fire', 'fire', 'replay') as fc.Arbitrary<'fire' | 'replay'>,
+      id: fc.integer({ min: 0, max: 5 }),
+      verdict: fc.integer({ min: 0, max: VERDICTS.length - 1 }),
+      start: fc.integer({ min: 0, max: STARTS.length - 1 }),
+      status: fc.constantFrom('open', 'final', 'final', 'merged') as fc.Arbitrary<SessionStatus>,
+      template: fc.integer({ min: 0, max: 1 }),
+      fields: fc.dictionary(
+        fc.constantFrom('trans_id', 'amount', 'tags'),
+        fc.oneof(fc.constantFrom('A', 'B', ''), fc.integer({ min: -3, max: 3 }), fc.array(fc.constantFrom('x', 'y', 'z'), { maxLength: 4 })),
+        { maxKeys: 3 },
+      ),
+      pick: fc.nat(),
+      bump: fc.integer({ min: 1, max: 3 }),
+    });
+
+    it('always equal count(*) … group by over sessions', async () => {
+      const runs = h.name === 'sqlite' ? 60 : 25;
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.array(op, { minLength: 1, maxLength: 5 }), { minLength: 1, maxLength: 8 }), async (batches) => {
+          await h.reset();
+          const model = new Map<string, SessionDoc>();
+          const history: SessionDoc[] = [];
+          for (const batch of batches) {
+            const docs: SessionDoc[] = [];
+            for (const o of batch) {
+              if (o.kind === 'replay' && history.length > 0) {
+                docs.push(history[o.pick % history.length]!);
+                continue;
+              }
+              const id = `p${o.id}`;
+              const prev = model.get(id);
+              const [verdict, severity] = VERDICTS[o.verdict]!;
+              const doc = session(id, {
+                template: prev?.template ?? (o.template ? 'refund' : 'payment'),
+                version: (prev?.version ?? 0) + o.bump,
+                start: STARTS[o.start]!,
+                verdict,
+                severity: severity as SessionDoc['severity'],
+                status: o.status,
+                mergedInto: o.status === 'merged' ? 'p0' : null,
+                fields: o.fields,
+              });
+              docs.push(doc);
+              // Later fires of this batch build on this one.
+              model.set(id, doc);
+              history.push(doc);
+            }
+            await store.upsertSessions(docs);
+          }
+          await expectConsistent(h);
+          for (const [id, doc] of model) expect(await store.getSession(id)).toEqual(doc);
+          const count = await h.sql('SELECT COUNT(*) AS n FROM sessions');
+          expect(Number(count[0]!.n)).toBe(model.size);
+        }),
+        { numRuns: runs },
+      );
+    });
+  });
+
+  describe('bad values', () => {
+    it('stores them truncated or normalised, with notes, and never throws', async () => {
+      const big = 'v'.repeat(10 * 1024);
+      const longKey = 'k'.repeat(600);
+      const lone = 'bad\uD800text';
+      const hugeEvent = { blob: 'x'.repeat(5 * 1024 * 1024) };
+      const doc = session('bad1', {
+        key: longKey,
+        fields: {
+          big,
+          nan: NaN,
+          inf: -Infinity,
+          lone,
+          obj: { a: 1 } as unknown as FieldValue,
+          nil: null as unknown as FieldValue,
+          list: ['ok', NaN, 'x'.repeat(700)] as unknown as FieldValue,
+        },
+        explain: 'e'.repeat(5000),
+        events: [
+          { step: 'order_placed', source: 'billing', time: T0, value: hugeEvent },
+          { step: 'paid', source: 'billing', time: T0 + 1, value: { small: lone } },
+        ],
+      });
+      await store.upsertSessions([doc]);
+      const stored = await store.getStored('bad1');
+      expect(stored).toBeDefined();
+      const s = stored!.session;
+      expect(s.key).toBe(longKey);
+      expect(s.fields.big).toBe('v'.repeat(512));
+      expect(s.fields.nan).toBe('NaN');
+      expect(s.fields.inf).toBe('-Infinity');
+      expect(s.fields.lone).toBe('bad\uFFFDtext');
+      expect(s.fields.obj).toBe('{"a":1}');
+      expect(s.fields.nil).toBeUndefined();
+      expect(s.fields.list).toEqual(['ok', 'NaN', 'x'.repeat(512)]);
+      expect(s.explain).toHaveLength(4000);
+      expect(s.events).toHaveLength(2);
+      expect(s.events[0]!.value).toEqual({ _truncated: expect.stringContaining('elided') });
+      expect(s.events[1]!.value).toEqual({ small: lone });
+      const notes = stored!.notes.join('\n');
+      for (const what of ['fields.big', 'fields.nan', 'fields.inf', 'fields.lone', 'fields.obj', 'fields.nil', 'key', 'explain', 'events']) {
+        expect(notes).toContain(what);
+      }
+      expect(store.counters().valuesNormalised).toBeGreaterThanOrEqual(9);
+      // Still found: by the truncated value, by the full value (cut the same way), by the whole key.
+      expect(ids(await store.lookup({ template: 'payment', by: 'field', field: 'big', value: big }))).toEqual(['bad1']);
+      expect(ids(await store.lookup({ template: 'payment', by: 'field', field: 'nan', value: 'NaN' }))).toEqual(['bad1']);
+      expect(ids(await store.lookup({ template: 'payment', by: 'field', field: 'lone', value: lone }))).toEqual(['bad1']);
+      expect(ids(await store.lookup({ template: 'payment', by: 'key', key: longKey }))).toEqual(['bad1']);
+      expect(await store.lookup({ template: 'payment', by: 'key', key: longKey + 'zz' })).toEqual([]);
+      expect(ids((await store.search({ fields: [{ field: 'big', op: '=', value: 'v'.repeat(512) }] })).sessions)).toEqual(['bad1']);
+      const [summary] = (await store.search({ key: longKey })).sessions;
+      expect(summary?.notes.length).toBeGreaterThan(0);
+      await expectConsistent(h);
+    });
+
+    it('rejects sessions it cannot key', async () => {
+      await expect(store.upsertSessions([session('')])).rejects.toThrow(/id/);
+      await expect(store.upsertSessions([session('x', { version: NaN })])).rejects.toThrow(/version/);
+      await expect(store.upsertSessions([session('x'.repeat(300))])).rejects.toThrow(/id/);
+    });
+
+    it('keeps unicode exact (no case folding, no accent folding, no pad space)', async () => {
+      await store.upsertSessions([
+        session('u1', { fields: { name: 'Straße' } }),
+        session('u2', { fields: { name: 'strasse' } }),
+        session('u3', { fields: { name: 'café' } }),
+        session('u4', { fields: { name: 'cafe' } }),
+        session('u5', { fields: { name: 'x😀' } }),
+        session('u6', { fields: { name: 'pad ' } }),
+        session('u7', { fields: { name: 'pad' } }),
+      ]);
+      const eq = async (value: string) => ids((await store.search({ fields: [{ field: 'name', op: '=', value }] })).sessions);
+      expect(await eq('Straße')).toEqual(['u1']);
+      expect(await eq('STRASSE')).toEqual([]);
+      expect(await eq('cafe')).toEqual(['u4']);
+      expect(await eq('x😀')).toEqual(['u5']);
+      expect(await eq('pad')).toEqual(['u7']);
+      expect(await eq('pad ')).toEqual(['u6']);
+      const pre = async (value: string) =>
+        ids((await store.search({ fields: [{ field: 'name', op: 'prefix', value }] })).sessions).sort();
+      expect(await pre('caf')).toEqual(['u3', 'u4']);
+      expect(await pre('x\uD83D')).toEqual([]);
+      expect(await pre('Str')).toEqual(['u1']);
+    });
+  });
+
+  describe('orphans', () => {
+    const orphan = (i: number) => ({
+      template: i % 2 ? 'payment' : 'refund',
+      step: 'channel_callback',
+      source: 'channel',
+      time: T0 + Math.floor(i / 2) * 1000,
+      value: { trans_no: `TR${i}`, status: 'SUCCESS' },
+      reason: 'joined no session',
+      joinField: 'trans_id',
+      joinValue: `TR${i}`,
+    });
+
+    it('records them once, and pages newest first with filters', async () => {
+      const list = Array.from({ length: 25 }, (_, i) => orphan(i));
+      await store.recordOrphans(list);
+      await store.recordOrphans(list.slice(0, 10));
+      expect(store.counters().orphansWritten).toBeGreaterThanOrEqual(25);
+      const got = [];
+      let cursor: string | null = null;
+      do {
+        const page = await store.orphans({ limit: 4, ...(cursor ? { cursor } : {}) });
+        got.push(...page.orphans);
+        cursor = page.cursor;
+      } while (cursor !== null);
+      expect(got).toHaveLength(25);
+      expect(new Set(got.map((o) => o.id)).size).toBe(25);
+      const times = got.map((o) => o.time);
+      expect(times).toEqual([...times].sort((a, b) => b - a));
+      const [one] = (await store.orphans({ joinField: 'trans_id', joinValue: 'TR3' })).orphans;
+      expect(one).toMatchObject({ ...orphan(3), notes: [] });
+      expect((await store.orphans({ template: 'payment' })).orphans).toHaveLength(12);
+      expect((await store.orphans({ from: T0 + 5000, to: T0 + 7000 })).orphans).toHaveLength(4);
+      await expect(store.orphans({ cursor: 'x' })).rejects.toBeInstanceOf(StoreQueryError);
+    });
+  });
+
+  describe('templates', () => {
+    it('saves, revises only on change, lists, gets and deletes', async () => {
+      const a1 = await store.saveTemplate('payment', 'id: payment\n');
+      expect(a1).toMatchObject({ id: 'payment', text: 'id: payment\n', revision: 1 });
+      expect(await store.saveTemplate('payment', 'id: payment\n')).toEqual(a1);
+      const a2 = await store.saveTemplate('payment', 'id: payment\ntitle: x\n');
+      expect(a2.revision).toBe(2);
+      await store.saveTemplate('refund', '{"id":"refund"}');
+      expect((await store.listTemplates()).map((t) => [t.id, t.revision])).toEqual([
+        ['payment', 2],
+        ['refund', 1],
+      ]);
+      expect(await store.getTemplate('payment')).toEqual(a2);
+      expect(await store.getTemplate('nope')).toBeUndefined();
+      expect(await store.deleteTemplate('refund')).toBe(true);
+      expect(await store.deleteTemplate('refund')).toBe(false);
+      await expect(store.saveTemplate('bad id!', 'x')).rejects.toBeInstanceOf(StoreQueryError);
+    });
+  });
+
+  describe('health', () => {
+    it('pings and counts', async () => {
+      await store.ping();
+      const c = store.counters();
+      expect(c.upsertBatches).toBeGreaterThanOrEqual(0);
+      expect(store.info().server).toMatch(/\d/);
+    });
+  });
+}
