@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Engine, Replay } from '../src/engine/index.js';
-import type { Emission } from '../src/engine/types.js';
+import { plainEvent, type Emission } from '../src/engine/types.js';
 import { parseTemplate } from '../src/template/index.js';
 import { Harness, live, min, miniTemplate, rec, sec, steps, T0 } from './helpers.js';
 
@@ -394,7 +394,7 @@ describe('snapshots', () => {
         engine.ingest(r[0], r[1], undefined, out);
       });
       engine.end(out);
-      return out.filter((e) => e.kind === 'fire').map((e) => JSON.stringify(e));
+      return out.filter((e) => e.kind === 'fire').map((e) => JSON.stringify({ ...e, session: { ...e.session, events: e.session.events.map(plainEvent) } }));
     };
     const whole = run(undefined);
     expect(whole.length).toBeGreaterThan(30);

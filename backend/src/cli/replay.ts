@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
-import type { OrphanDoc, SessionDoc } from '../engine/types.js';
+import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js';
 import { loadTemplateFile, TemplateError } from '../template/index.js';
 import { Progress } from './progress.js';
 
@@ -64,7 +64,7 @@ export function sessionLine(s: SessionDoc): string {
   return JSON.stringify({
     kind: 'session', id: s.id, template: s.template, key: s.key, start: s.start, end: s.end, status: s.status,
     version: s.version, verdict: s.verdict, severity: s.severity, explain: s.explain, splitOf: s.splitOf,
-    mergedInto: s.mergedInto, fields: s.fields, events: s.events,
+    mergedInto: s.mergedInto, fields: s.fields, events: s.events.map(plainEvent),
   });
 }
 

@@ -45,7 +45,7 @@ export class AnchorWindows {
     let touching: SessionState[] | undefined;
     for (const s of this.byKey.get(key) ?? NO_SESSIONS) {
       if (!(s.start - gap < t && t < s.end + gap)) continue;
-      if (s.has(event.step, event.id)) return { session: s, created: false, absorbed: NO_SESSIONS, duplicate: true };
+      if (s.has(event.stepIndex, event.id)) return { session: s, created: false, absorbed: NO_SESSIONS, duplicate: true };
       if (!only) only = s;
       else (touching ??= [only]).push(s);
     }

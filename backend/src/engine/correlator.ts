@@ -75,7 +75,7 @@ export class Correlator {
         this.emitOrphan(normal.orphan);
         break;
       case 'event':
-        if (this.template.steps[normal.event.step]!.kind === 'anchor') this.onAnchor(normal.event);
+        if (this.template.steps[normal.event.stepIndex]!.kind === 'anchor') this.onAnchor(normal.event);
         else this.onSupplement(normal.event);
         break;
     }
@@ -106,7 +106,7 @@ export class Correlator {
     const event = request.event;
     const candidates = stored.filter((d) => d.template === this.template.id && d.status !== 'merged');
     const duplicatesBefore = this.counters.duplicates;
-    if (this.template.steps[event.step]!.kind === 'anchor') {
+    if (this.template.steps[event.stepIndex]!.kind === 'anchor') {
       if (this.tooLate(event, this.watermark)) return this.tick(undefined);
       const { gapMs, maxSpanMs, splitWithinMs } = this.template.session;
       for (const doc of candidates) {
@@ -119,7 +119,7 @@ export class Correlator {
       }
       this.whileRepairing(() => this.placeAnchor(event));
     } else {
-      const join = this.joinsByStep.get(event.step)!;
+      const join = this.joinsByStep.get(event.stepIndex)!;
       const session = join.match(event) ?? this.rehydrateForJoin(join, event, candidates);
       if (session) this.whileRepairing(() => this.attach(session, event));
       else this.park(join, event);
@@ -138,7 +138,7 @@ export class Correlator {
         continue;
       }
       const id = dedupId(orphan.value, this.template.sources.get(orphan.source)?.id);
-      this.onSupplement({ template: this.template.id, step: step.index, source: orphan.source, time: orphan.time, id, key: request.value, value: orphan.value });
+      this.onSupplement({ template: this.template.id, step: step.name, stepIndex: step.index, source: orphan.source, time: orphan.time, id, key: request.value, value: orphan.value });
     }
     this.tick(undefined);
   }
@@ -158,7 +158,7 @@ export class Correlator {
   }
 
   private onSupplement(event: NormalEvent): void {
-    const join = this.joinsByStep.get(event.step)!;
+    const join = this.joinsByStep.get(event.stepIndex)!;
     const session = join.match(event);
     if (session) return this.attach(session, event);
     const sourceWatermark = this.watermarks.of(event.source);
@@ -194,16 +194,16 @@ export class Correlator {
     if (placement.created || placement.absorbed.length > 0) {
       for (const linked of this.windows.linkSplits(event.key)) if (linked !== placement.session) this.markDirty(linked);
     }
-    this.changed(placement.session, event.step);
+    this.changed(placement.session, event.stepIndex);
   }
 
   private attach(session: SessionState, event: NormalEvent): void {
-    if (session.has(event.step, event.id)) {
+    if (session.has(event.stepIndex, event.id)) {
       this.counters.duplicates++;
       return;
     }
     session.addSupplement(event);
-    this.changed(session, event.step);
+    this.changed(session, event.stepIndex);
   }
 
   private park(join: JoinIndex, event: NormalEvent): void {
@@ -231,7 +231,7 @@ export class Correlator {
       for (const join of this.joins) {
         for (const value of session.announced!.get(join.field) ?? []) {
           for (const event of join.take(value, session)) {
-            if (session.has(event.step, event.id)) this.counters.duplicates++;
+            if (session.has(event.stepIndex, event.id)) this.counters.duplicates++;
             else {
               session.addSupplement(event);
               attached = true;
@@ -343,13 +343,9 @@ export class Correlator {
     });
   }
 
-  private eventDocs(session: SessionState): EventDoc[] {
-    return [...session.events]
-      .sort((a, b) => a.time - b.time || a.step - b.step)
-      .map((e) => {
-        const step = this.template.steps[e.step]!;
-        return { step: step.name, source: step.source, time: e.time, value: e.value };
-      });
+  /** The held events themselves, in time order (a fire's document shares them, never copies). */
+  private eventDocs(session: SessionState): readonly EventDoc[] {
+    return [...session.events].sort((a, b) => a.time - b.time || a.stepIndex - b.stepIndex);
   }
 
   private orphanSupplement(join: JoinIndex, event: NormalEvent): void {
@@ -362,7 +358,7 @@ export class Correlator {
   }
 
   private orphanOf(event: NormalEvent, reason: string): OrphanDoc {
-    const step = this.template.steps[event.step]!;
+    const step = this.template.steps[event.stepIndex]!;
     return { id: orphanId(this.template.id, step.name, event.id), template: this.template.id, step: step.name, source: event.source, time: event.time, value: event.value, reason };
   }
 
@@ -384,12 +380,7 @@ export class Correlator {
 
   /** Brings a stored session back into its window so the on-time code can apply a late record to it. */
   private rehydrate(doc: SessionDoc): SessionState {
-    const stepIndex = new Map(this.template.steps.map((s) => [s.name, s.index]));
-    const events: HeldEvent[] = doc.events.flatMap((e) => {
-      const step = stepIndex.get(e.step);
-      if (step === undefined) return [];
-      return [{ step, time: e.time, id: dedupId(e.value, this.template.sources.get(e.source)?.id), value: e.value }];
-    });
+    const events = doc.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined));
     const session = new SessionState(doc.id, doc.key, doc.start, doc.end, events, doc.version, 'final', doc.splitOf);
     session.completeFired = true;
     session.dirty = false;
@@ -398,12 +389,19 @@ export class Correlator {
     return session;
   }
 
+  /** A stored or snapshotted event held again; steps the template no longer has are left out. */
+  private holdStored(stepName: string, time: number, value: unknown, id: string | undefined): HeldEvent[] {
+    const step = this.template.steps.find((s) => s.name === stepName);
+    if (!step) return [];
+    const dedup = id ?? dedupId(value, this.template.sources.get(step.source)?.id);
+    return [{ step: step.name, stepIndex: step.index, source: step.source, time, id: dedup, value }];
+  }
+
   snapshot(): CorrelatorSnapshot {
-    const stepName = (i: number) => this.template.steps[i]!.name;
     const sessions: SessionSnapshot[] = [...this.windows.byKey.values()].flat().map((s) => ({
       id: s.id, key: s.key, start: s.start, end: s.end, version: s.version, status: s.status, splitOf: s.splitOf,
       completeFired: s.completeFired, dirty: s.dirty,
-      events: s.events.map((e) => ({ step: stepName(e.step), time: e.time, id: e.id, value: e.value })),
+      events: s.events.map((e) => ({ step: e.step, time: e.time, id: e.id, value: e.value })),
     }));
     return {
       template: this.template.id,
@@ -414,7 +412,9 @@ export class Correlator {
       sources: this.watermarks.snapshot(),
       sessions,
       past: this.windows.pastSessions(),
-      waiting: this.joins.flatMap((j) => j.waitingEvents().map((e) => ({ ...e, step: stepName(e.step) }))),
+      waiting: this.joins.flatMap((j) => j.waitingEvents().map((e) => ({
+        template: e.template, step: e.step, source: e.source, time: e.time, id: e.id, key: e.key, value: e.value,
+      }))),
       closed: this.joins.flatMap((j) => j.closedEntries().map(([value, past]) => ({ step: j.step.name, value, past }))),
     };
   }
@@ -430,17 +430,14 @@ export class Correlator {
     for (const w of state.waiting) {
       const step = stepIndex.get(w.step);
       const join = step === undefined ? undefined : this.joinsByStep.get(step);
-      if (join) join.wait({ ...w, step: step! });
+      if (join) join.wait({ ...w, stepIndex: step! });
     }
     for (const c of state.closed) {
       const join = this.joins.find((j) => j.step.name === c.step);
       join?.restoreClosed(c.value, c.past);
     }
     for (const s of state.sessions) {
-      const events = s.events.flatMap((e) => {
-        const step = stepIndex.get(e.step);
-        return step === undefined ? [] : [{ step, time: e.time, id: e.id, value: e.value }];
-      });
+      const events = s.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, e.id));
       const session = new SessionState(s.id, s.key, s.start, s.end, events, s.version, s.status, s.splitOf);
       session.completeFired = s.completeFired;
       this.windows.insert(session);

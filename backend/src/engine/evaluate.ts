@@ -37,7 +37,7 @@ export function sessionContext(template: CompiledTemplate, session: SessionState
   const count = { ...zeros };
   const present: string[] = [];
   for (const e of inTimeOrder(session.events)) {
-    const name = template.steps[e.step]!.name;
+    const name = e.step;
     if (count[name] === 0n) {
       first[name] = e.value;
       time[name] = BigInt(e.time);

@@ -46,7 +46,7 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
       },
     };
   }
-  return { kind: 'event', time, event: { template: template.id, step: step.index, source, time, id, key, value } };
+  return { kind: 'event', time, event: { template: template.id, step: step.name, stepIndex: step.index, source, time, id, key, value } };
 }
 
 function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {

@@ -3,15 +3,12 @@ import type { Evaluation } from './evaluate.js';
 import type { EventDoc, SessionStatus } from './types.js';
 
 /**
- * One record held in a session; `step` indexes the template's steps (its source follows from it).
- * Sessions hold the normalised events themselves: copying them to a slimmer shape cost more time
- * than the memory it saved.
+ * One record held in a session: the event document fires carry, plus the step's position and the
+ * dedup id. Sessions hold the normalised events themselves, never copies.
  */
-export interface HeldEvent {
-  readonly step: number;
-  readonly time: number;
+export interface HeldEvent extends EventDoc {
+  readonly stepIndex: number;
   readonly id: string;
-  readonly value: unknown;
 }
 
 /**
@@ -49,12 +46,12 @@ export class SessionState {
   }
 
   has(step: number, id: string): boolean {
-    for (const e of this.events) if (e.id === id && e.step === step) return true;
+    for (const e of this.events) if (e.id === id && e.stepIndex === step) return true;
     return false;
   }
 
   hasStep(step: number): boolean {
-    for (const e of this.events) if (e.step === step) return true;
+    for (const e of this.events) if (e.stepIndex === step) return true;
     return false;
   }
 
@@ -78,7 +75,7 @@ export class SessionState {
 
   /** Takes over another session's events (the other becomes a tombstone). */
   absorb(other: SessionState): void {
-    for (const e of other.events) if (!this.has(e.step, e.id)) this.events.push(e);
+    for (const e of other.events) if (!this.has(e.stepIndex, e.id)) this.events.push(e);
     if (other.start < this.start) this.start = other.start;
     if (other.end > this.end) this.end = other.end;
     other.events = [];

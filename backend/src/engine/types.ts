@@ -13,6 +13,14 @@ export interface EventDoc {
 }
 
 /**
+ * The contract's four keys of an event. Events in fired documents are the engine's held events and
+ * carry more (step position, dedup id, key); serialisers write this.
+ */
+export function plainEvent(e: EventDoc): EventDoc {
+  return { step: e.step, source: e.source, time: e.time, value: e.value };
+}
+
+/**
  * `open`: fired before its window closed (complete or idle trigger); `final`: its window closed
  * (later fires are late repairs); `merged`: absorbed by `mergedInto`, holds no events.
  */
@@ -52,12 +60,14 @@ export interface OrphanDoc {
   readonly joinValue?: string;
 }
 
-/** A record the engine recognised: its step, event time, dedup id, and anchor key or join value. */
-export interface NormalEvent {
+/**
+ * A record the engine recognised: its step, event time, dedup id, and anchor key or join value.
+ * It is an EventDoc too, so sessions hold it and fires carry it without copying.
+ */
+export interface NormalEvent extends EventDoc {
   readonly template: string;
-  readonly step: number;
-  readonly source: string;
-  readonly time: number;
+  /** Position of `step` in the template's steps. */
+  readonly stepIndex: number;
   readonly id: string;
   /** The anchor key (anchor step) or the join value (supplement step). */
   readonly key: string;
