@@ -13,15 +13,21 @@ import type { StoreOptions, TemplateRecord } from './types.js';
  * statement shapes and reuses them (a batch of 1000 = 3×256 + 3×64 + 2×16 + 2×4).
  */
 const LADDER = [256, 64, 16, 4, 1] as const;
+/** Narrow rows (fields, rollups) go 1024 to a statement. */
+const WIDE_LADDER = [1024, 256, 64, 16, 4, 1] as const;
 /** Bytes of parameters per statement (MariaDB's default max_allowed_packet is 16 MiB). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 
-function* pieces<T>(items: readonly T[], maxRows: number, bytesOf?: (item: T) => number): Generator<T[]> {
+function* pieces<T>(
+  items: readonly T[],
+  ladder: readonly number[],
+  bytesOf?: (item: T) => number,
+): Generator<T[]> {
   let i = 0;
   while (i < items.length) {
-    let rows = 0;
-    for (const step of LADDER) {
-      if (step <= maxRows && step <= items.length - i) {
+    let rows = 1;
+    for (const step of ladder) {
+      if (step <= items.length - i) {
         rows = step;
         break;
       }
@@ -34,7 +40,7 @@ function* pieces<T>(items: readonly T[], maxRows: number, bytesOf?: (item: T) =>
         bytes += bytesOf(items[i + fit]!);
         fit++;
       }
-      rows = LADDER.find((step) => step <= fit) ?? 1;
+      rows = ladder.find((step) => step <= fit) ?? 1;
     }
     yield items.slice(i, i + rows);
     i += rows;
@@ -64,8 +70,10 @@ const SESSION_REPLACE = (values: string): string =>
   SESSION_COLUMNS.slice(1)
     .map((c) => `${c} = VALUES(${c})`)
     .join(', ');
-const FIELD_INSERT = (values: string): string =>
-  `INSERT INTO session_fields (session_id, name, idx, template, str_value, num_value, start_ms) VALUES ${values}`;
+const TEXT_INSERT = (values: string): string =>
+  `INSERT INTO session_fields (session_id, name, idx, template, str_value, start_ms) VALUES ${values}`;
+const NUMBER_INSERT = (values: string): string =>
+  `INSERT INTO session_numbers (session_id, name, idx, template, num_value, start_ms) VALUES ${values}`;
 const ROLLUP_ADD = (values: string): string =>
   `INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ${values} ON DUPLICATE KEY UPDATE n = n + VALUES(n)`;
 const ORPHAN_INSERT = (values: string): string =>
@@ -270,7 +278,7 @@ export class MysqlStore extends SqlStore {
   private async writeIn(c: Conn, batch: readonly PreparedSession[]): Promise<UpsertPlan> {
     const ids = batch.map((p) => p.row.id).sort();
     const existing = new Map<string, ExistingState>();
-    for (const piece of pieces(ids, 256)) {
+    for (const piece of pieces(ids, LADDER)) {
       const rows = await exec(
         c,
         `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
@@ -291,23 +299,32 @@ export class MysqlStore extends SqlStore {
     }
     const plan = planUpsert(batch, existing);
     const columns = SESSION_COLUMNS.length;
-    for (const piece of pieces(plan.inserts, 256, sessionBytes)) {
+    for (const piece of pieces(plan.inserts, LADDER, sessionBytes)) {
       await exec(c, multiRow('si', piece.length, SESSION_INSERT, columns), piece.flatMap(sessionValues));
     }
-    for (const piece of pieces(plan.updates, 256, sessionBytes)) {
+    for (const piece of pieces(plan.updates, LADDER, sessionBytes)) {
       await exec(c, multiRow('su', piece.length, SESSION_REPLACE, columns), piece.flatMap(sessionValues));
     }
-    for (const piece of pieces(plan.fieldDeletes, 256)) {
+    for (const piece of pieces(plan.fieldDeletes, LADDER)) {
       await exec(c, `DELETE FROM session_fields WHERE session_id IN (${placeholders(piece.length)})`, piece);
+      await exec(c, `DELETE FROM session_numbers WHERE session_id IN (${placeholders(piece.length)})`, piece);
     }
-    for (const piece of pieces(plan.fieldInserts, 256)) {
+    for (const piece of pieces(plan.fieldInserts, WIDE_LADDER)) {
       await exec(
         c,
-        multiRow('fi', piece.length, FIELD_INSERT, 7),
-        piece.flatMap((f) => [f.sessionId, f.name, f.idx, f.template, f.str, f.num, f.start]),
+        multiRow('ft', piece.length, TEXT_INSERT, 6),
+        piece.flatMap((f) => [f.sessionId, f.name, f.idx, f.template, f.str, f.start]),
       );
     }
-    for (const piece of pieces(plan.rollups, 256)) {
+    const numbers = plan.fieldInserts.filter((f) => f.num !== null);
+    for (const piece of pieces(numbers, WIDE_LADDER)) {
+      await exec(
+        c,
+        multiRow('fn', piece.length, NUMBER_INSERT, 6),
+        piece.flatMap((f) => [f.sessionId, f.name, f.idx, f.template, f.num, f.start]),
+      );
+    }
+    for (const piece of pieces(plan.rollups, WIDE_LADDER)) {
       await exec(
         c,
         multiRow('ra', piece.length, ROLLUP_ADD, 6),
@@ -331,7 +348,7 @@ export class MysqlStore extends SqlStore {
       'orphans',
       async (c) => {
         let n = 0;
-        for (const piece of pieces(rows, 256, (r) => r.value.length + 512)) {
+        for (const piece of pieces(rows, LADDER, (r) => r.value.length + 512)) {
           const result = await exec<{ affectedRows: number }>(c, multiRow('oi', piece.length, ORPHAN_INSERT, 11), piece.flatMap(orphanValues));
           // ON DUPLICATE KEY UPDATE id = id: 1 per new row, 0 per duplicate.
           n += result.affectedRows;

@@ -125,57 +125,80 @@ export interface BuiltQuery {
   readonly limit: number;
 }
 
-/** Conditions of one field condition on alias `f` (name included). */
-function fieldPredicate(dialect: Dialect, f: string, c: FieldCondition, params: unknown[]): string {
+/** Text values (strings, booleans, numbers by their `String()` form) live in `session_fields`, finite numbers also in `session_numbers`. */
+type FieldTable = 'session_fields' | 'session_numbers';
+
+/** One way a condition can hold: a predicate on one row of one table (alias and name included). */
+interface Probe {
+  readonly table: FieldTable;
+  readonly predicate: (alias: string, params: unknown[]) => string;
+}
+
+function probe(table: FieldTable, field: string, rest: (alias: string, params: unknown[]) => string): Probe {
+  return {
+    table,
+    predicate: (alias, params) => {
+      params.push(field);
+      return `${alias}.name = ? AND ${rest(alias, params)}`;
+    },
+  };
+}
+
+/** The alternatives (any may hold) a field condition stands for. */
+function probesOf(dialect: Dialect, c: FieldCondition): Probe[] {
   if (typeof c.field !== 'string' || c.field === '') throw new StoreQueryError('field condition without a field name');
-  params.push(c.field);
-  const name = `${f}.name = ?`;
+  const field = c.field;
   switch (c.op) {
-    case '=':
-      return `${name} AND ${valueEquals(dialect, f, c.value, params)}`;
+    case '=': {
+      const value: unknown = c.value;
+      if (typeof value === 'number' && Number.isFinite(value)) {
+        return [probe('session_numbers', field, (a, p) => (p.push(value), `${a}.num_value = ?`))];
+      }
+      if (typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean') {
+        const text = queryText(String(value));
+        return [probe('session_fields', field, (a, p) => dialect.textEquals(`${a}.str_value`, text, p))];
+      }
+      throw new StoreQueryError(`field ${field}: unsupported value ${String(value)}`);
+    }
     case 'in': {
-      if (!Array.isArray(c.values)) throw new StoreQueryError(`field ${c.field}: 'in' needs values`);
-      const texts = c.values.filter((v) => typeof v !== 'number').map((v) => queryText(String(v)));
+      if (!Array.isArray(c.values)) throw new StoreQueryError(`field ${field}: 'in' needs values`);
+      const texts = c.values
+        .filter((v) => !(typeof v === 'number' && Number.isFinite(v)))
+        .map((v) => queryText(String(v)));
       const nums = c.values.filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
-      const parts: string[] = [];
-      if (texts.length > 0) parts.push(inList(`${f}.str_value`, texts, params));
-      if (nums.length > 0) parts.push(inList(`${f}.num_value`, nums, params));
-      return `${name} AND ${parts.length === 0 ? '1 = 0' : parts.length === 1 ? parts[0] : `(${parts.join(' OR ')})`}`;
+      const out: Probe[] = [];
+      if (texts.length > 0) out.push(probe('session_fields', field, (a, p) => inList(`${a}.str_value`, texts, p)));
+      if (nums.length > 0) out.push(probe('session_numbers', field, (a, p) => inList(`${a}.num_value`, nums, p)));
+      return out;
     }
     case 'range': {
       const bounds = (['gt', 'gte', 'lt', 'lte'] as const).filter((b) => c[b] !== undefined);
-      if (bounds.length === 0) throw new StoreQueryError(`field ${c.field}: range without bounds`);
+      if (bounds.length === 0) throw new StoreQueryError(`field ${field}: range without bounds`);
       const numeric = bounds.every((b) => typeof c[b] === 'number');
       const textual = bounds.every((b) => typeof c[b] === 'string');
-      if (!numeric && !textual) throw new StoreQueryError(`field ${c.field}: range bounds must all be numbers or all strings`);
-      const column = numeric ? `${f}.num_value` : `${f}.str_value`;
+      if (!numeric && !textual) throw new StoreQueryError(`field ${field}: range bounds must all be numbers or all strings`);
       const ops = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
-      const parts = bounds.map((b) => {
+      const values = bounds.map((b) => {
         const v = c[b]!;
-        if (typeof v === 'number' && !Number.isFinite(v)) throw new StoreQueryError(`field ${c.field}: ${b} must be finite`);
-        params.push(typeof v === 'string' ? queryText(v) : v);
-        return `${column} ${ops[b]} ?`;
+        if (typeof v === 'number' && !Number.isFinite(v)) throw new StoreQueryError(`field ${field}: ${b} must be finite`);
+        return typeof v === 'string' ? queryText(v) : v;
       });
-      return `${name} AND ${parts.join(' AND ')}`;
+      const column = numeric ? 'num_value' : 'str_value';
+      return [
+        probe(numeric ? 'session_numbers' : 'session_fields', field, (a, p) => {
+          p.push(...values);
+          return bounds.map((b) => `${a}.${column} ${ops[b]} ?`).join(' AND ');
+        }),
+      ];
     }
-    case 'prefix':
-      if (typeof c.value !== 'string') throw new StoreQueryError(`field ${c.field}: prefix must be a string`);
-      return `${name} AND ${dialect.textPrefix(`${f}.str_value`, queryText(c.value), params)}`;
+    case 'prefix': {
+      if (typeof c.value !== 'string') throw new StoreQueryError(`field ${field}: prefix must be a string`);
+      const text = queryText(c.value);
+      return [probe('session_fields', field, (a, p) => dialect.textPrefix(`${a}.str_value`, text, p))];
+    }
     default:
       throw new StoreQueryError(`unknown field operator ${String((c as { op: unknown }).op)}`);
   }
-}
-
-function valueEquals(dialect: Dialect, f: string, value: unknown, params: unknown[]): string {
-  if (typeof value === 'number') {
-    if (!Number.isFinite(value)) return dialect.textEquals(`${f}.str_value`, String(value), params);
-    params.push(value);
-    return `${f}.num_value = ?`;
-  }
-  if (typeof value === 'string' || typeof value === 'boolean') {
-    return dialect.textEquals(`${f}.str_value`, queryText(String(value)), params);
-  }
-  throw new StoreQueryError(`unsupported value ${String(value)}`);
 }
 
 export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
@@ -186,15 +209,17 @@ export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
   // An equality condition drives the query from the field index (name, value, start): newest-first
   // pages then read only the rows they return. Values of one field are stored once per session,
   // so the join cannot repeat a session.
-  const driving = conditions.find((c) => c.op === '=');
+  const probes = conditions.map((c) => probesOf(dialect, c));
+  const drivingAt = conditions.findIndex((c) => c.op === '=');
+  const driving = drivingAt >= 0 ? probes[drivingAt]![0]! : undefined;
   let from: string;
   let timeCol: string;
   let idCol: string;
   if (driving !== undefined) {
-    from = 'session_fields f0 JOIN sessions s ON s.id = f0.session_id';
+    from = `${driving.table} f0 JOIN sessions s ON s.id = f0.session_id`;
     timeCol = 'f0.start_ms';
     idCol = 'f0.session_id';
-    where.push(fieldPredicate(dialect, 'f0', driving, params));
+    where.push(driving.predicate('f0', params));
     if (q.template !== undefined) {
       params.push(q.template);
       where.push('f0.template = ?');
@@ -232,14 +257,18 @@ export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
   if (statuses === undefined) where.push("s.status <> 'merged'");
   else where.push(inList('s.status', statuses, params));
   let n = 1;
-  for (const c of conditions) {
-    if (c === driving) continue;
-    const alias = `f${n++}`;
-    const sub: unknown[] = [];
-    const predicate = fieldPredicate(dialect, alias, c, sub);
-    params.push(...sub);
-    where.push(`EXISTS (SELECT 1 FROM session_fields ${alias} WHERE ${alias}.session_id = s.id AND ${predicate})`);
-  }
+  probes.forEach((alternatives, i) => {
+    if (i === drivingAt) return;
+    if (alternatives.length === 0) {
+      where.push('1 = 0');
+      return;
+    }
+    const any = alternatives.map((alt) => {
+      const alias = `f${n++}`;
+      return `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alias}.session_id = s.id AND ${alt.predicate(alias, params)})`;
+    });
+    where.push(any.length === 1 ? any[0]! : `(${any.join(' OR ')})`);
+  });
   params.push(limit + 1);
   const sql =
     `SELECT ${SUMMARY_COLUMNS} FROM ${from}` +

@@ -22,7 +22,7 @@ const CLUSTERED = '/*T![clustered_index] CLUSTERED */';
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
-    name: 'sessions, session_fields, verdict_rollups, orphans, templates',
+    name: 'sessions, session_fields, session_numbers, verdict_rollups, orphans, templates',
     sqlite: [
       `CREATE TABLE IF NOT EXISTS sessions (
         id TEXT NOT NULL PRIMARY KEY,
@@ -55,12 +55,20 @@ export const MIGRATIONS: readonly Migration[] = [
         idx INTEGER NOT NULL,
         template TEXT NOT NULL,
         str_value TEXT NOT NULL,
-        num_value REAL,
         start_ms INTEGER NOT NULL,
         PRIMARY KEY (session_id, name, idx)
       )`,
       'CREATE INDEX IF NOT EXISTS ix_fields_str ON session_fields (name, str_value, start_ms, session_id)',
-      'CREATE INDEX IF NOT EXISTS ix_fields_num ON session_fields (name, num_value, start_ms, session_id)',
+      `CREATE TABLE IF NOT EXISTS session_numbers (
+        session_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        idx INTEGER NOT NULL,
+        template TEXT NOT NULL,
+        num_value REAL NOT NULL,
+        start_ms INTEGER NOT NULL,
+        PRIMARY KEY (session_id, name, idx)
+      )`,
+      'CREATE INDEX IF NOT EXISTS ix_numbers ON session_numbers (name, num_value, start_ms, session_id)',
       `CREATE TABLE IF NOT EXISTS verdict_rollups (
         grain TEXT NOT NULL,
         template TEXT NOT NULL,
@@ -127,11 +135,19 @@ export const MIGRATIONS: readonly Migration[] = [
         idx INT NOT NULL,
         template VARCHAR(64) NOT NULL,
         str_value VARCHAR(512) NOT NULL,
-        num_value DOUBLE NULL,
         start_ms BIGINT NOT NULL,
         PRIMARY KEY (session_id, name, idx) ${CLUSTERED},
-        KEY ix_fields_str (name, str_value, start_ms, session_id),
-        KEY ix_fields_num (name, num_value, start_ms, session_id)
+        KEY ix_fields_str (name, str_value, start_ms, session_id)
+      ) ${MYSQL_TABLE}`,
+      `CREATE TABLE IF NOT EXISTS session_numbers (
+        session_id VARCHAR(128) NOT NULL,
+        name VARCHAR(64) NOT NULL,
+        idx INT NOT NULL,
+        template VARCHAR(64) NOT NULL,
+        num_value DOUBLE NOT NULL,
+        start_ms BIGINT NOT NULL,
+        PRIMARY KEY (session_id, name, idx) ${CLUSTERED},
+        KEY ix_numbers (name, num_value, start_ms, session_id)
       ) ${MYSQL_TABLE}`,
       `CREATE TABLE IF NOT EXISTS verdict_rollups (
         grain CHAR(1) NOT NULL,

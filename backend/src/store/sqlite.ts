@@ -110,12 +110,22 @@ export class SqliteStore extends SqlStore {
         const values = sessionValues(p);
         update.run(...values.slice(1), values[0]);
       }
-      const del = this.stmt('DELETE FROM session_fields WHERE session_id = ?');
-      for (const id of plan.fieldDeletes) del.run(id);
-      const field = this.stmt(
-        'INSERT INTO session_fields (session_id, name, idx, template, str_value, num_value, start_ms) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      const delText = this.stmt('DELETE FROM session_fields WHERE session_id = ?');
+      const delNumbers = this.stmt('DELETE FROM session_numbers WHERE session_id = ?');
+      for (const id of plan.fieldDeletes) {
+        delText.run(id);
+        delNumbers.run(id);
+      }
+      const text = this.stmt(
+        'INSERT INTO session_fields (session_id, name, idx, template, str_value, start_ms) VALUES (?, ?, ?, ?, ?, ?)',
       );
-      for (const f of plan.fieldInserts) field.run(f.sessionId, f.name, f.idx, f.template, f.str, f.num, f.start);
+      const number = this.stmt(
+        'INSERT INTO session_numbers (session_id, name, idx, template, num_value, start_ms) VALUES (?, ?, ?, ?, ?, ?)',
+      );
+      for (const f of plan.fieldInserts) {
+        text.run(f.sessionId, f.name, f.idx, f.template, f.str, f.start);
+        if (f.num !== null) number.run(f.sessionId, f.name, f.idx, f.template, f.num, f.start);
+      }
       const rollup = this.stmt(
         'INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES (?, ?, ?, ?, ?, ?) ' +
           'ON CONFLICT (grain, template, bucket, verdict, severity) DO UPDATE SET n = n + excluded.n',

@@ -301,6 +301,20 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       expect(ids(await all(store, { fields: [{ field: 'items', op: 'in', values: ['item0', 'item2'] }] }))).toEqual(
         expected((d) => (d.fields.items as string[]).some((v) => v === 'item0' || v === 'item2')),
       );
+      // Numbers numerically, strings against the number's text, in one condition.
+      expect(ids(await all(store, { fields: [{ field: 'amount', op: 'in', values: [15, '3', 'nope'] }] }))).toEqual(['q10', 'q02']);
+      expect(
+        ids(
+          await all(store, {
+            fields: [
+              { field: 'channel', op: '=', value: 'alipay' },
+              { field: 'amount', op: 'range', gt: 20 },
+              { field: 'amount', op: 'in', values: [24, 27, 30, 999] },
+            ],
+          }),
+        ),
+      ).toEqual(expected((d) => d.fields.channel === 'alipay' && [24, 27, 30].includes(d.fields.amount as number)));
+      expect(ids(await all(store, { fields: [{ field: 'amount', op: 'in', values: [] }] }))).toEqual([]);
       expect(ids(await all(store, { fields: [{ field: 'amount', op: 'range', gte: 10, lt: 20 }] }))).toEqual(
         expected((d) => (d.fields.amount as number) >= 10 && (d.fields.amount as number) < 20),
       );

@@ -21,7 +21,7 @@ export interface Harness {
   destroy(): Promise<void>;
 }
 
-const TABLES = ['sessions', 'session_fields', 'verdict_rollups', 'orphans', 'templates'];
+const TABLES = ['sessions', 'session_fields', 'session_numbers', 'verdict_rollups', 'orphans', 'templates'];
 const quiet: StoreOptions = { log: () => undefined };
 
 export async function sqliteHarness(): Promise<Harness> {
@@ -159,7 +159,8 @@ export async function expectedFieldRows(h: Harness): Promise<string[]> {
         const s = String(v);
         if (seen.has(s)) continue;
         seen.add(s);
-        out.push([r.id, r.template, name, s, typeof v === 'number' ? v : null, r.start_ms].join('|'));
+        out.push(['text', r.id, r.template, name, s, r.start_ms].join('|'));
+        if (typeof v === 'number') out.push(['number', r.id, r.template, name, v, r.start_ms].join('|'));
       }
     }
   }
@@ -167,8 +168,10 @@ export async function expectedFieldRows(h: Harness): Promise<string[]> {
 }
 
 export async function actualFieldRows(h: Harness): Promise<string[]> {
-  const rows = await h.sql('SELECT session_id, template, name, str_value, num_value, start_ms FROM session_fields');
-  return rows
-    .map((r) => [r.session_id, r.template, r.name, r.str_value, r.num_value === null ? null : Number(r.num_value), r.start_ms].join('|'))
-    .sort();
+  const text = await h.sql('SELECT session_id, template, name, str_value, start_ms FROM session_fields');
+  const numbers = await h.sql('SELECT session_id, template, name, num_value, start_ms FROM session_numbers');
+  return [
+    ...text.map((r) => ['text', r.session_id, r.template, r.name, r.str_value, r.start_ms].join('|')),
+    ...numbers.map((r) => ['number', r.session_id, r.template, r.name, Number(r.num_value), r.start_ms].join('|')),
+  ].sort();
 }
