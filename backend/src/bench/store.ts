@@ -15,6 +15,10 @@
  *   WEFT_BENCH_WRITERS   concurrent upsert calls (default 2 for mysql, 1 for sqlite)
  *   WEFT_BENCH_QUERIES   samples per query kind (default 1000)
  *   WEFT_BENCH_KEEP=1    keep the databases
+ *   WEFT_BENCH_BUFFER_POOL  e.g. `4G`: SET GLOBAL innodb_buffer_pool_size for the run (restored
+ *                        afterwards). MariaDB's packaged default is 128 MiB, far below the ~5 GB a
+ *                        million sessions with their indexes take; any real deployment sizes it to
+ *                        the working set.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -252,6 +256,22 @@ async function bench(kind: string, url: string, writers: number): Promise<string
   return out;
 }
 
+function parseSize(text: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(text.trim());
+  if (m === null) throw new Error(`bad size ${text}`);
+  const unit = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * unit;
+}
+
+async function waitForResize(admin: mysql.Connection): Promise<void> {
+  for (let i = 0; i < 600; i++) {
+    const [rows] = (await admin.query("SHOW GLOBAL STATUS LIKE 'Innodb_buffer_pool_resize_status'")) as unknown as [{ Value: string }[]];
+    const status = rows[0]?.Value ?? '';
+    if (status === '' || /completed|finished/i.test(status)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 async function main(): Promise<void> {
   const report: string[] = [];
   for (const kind of STORES) {
@@ -260,10 +280,20 @@ async function main(): Promise<void> {
       const admin = await mysql.createConnection(`${MYSQL_SERVER}/`);
       await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
       const [vars] = (await admin.query('SELECT @@innodb_buffer_pool_size AS bp')) as unknown as [{ bp: number }[]];
+      const original = Number(vars[0]?.bp);
+      const wanted = env.WEFT_BENCH_BUFFER_POOL ? parseSize(env.WEFT_BENCH_BUFFER_POOL) : undefined;
+      if (wanted !== undefined && wanted !== original) {
+        await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${wanted}`);
+        await waitForResize(admin);
+      }
+      const [now] = (await admin.query('SELECT @@innodb_buffer_pool_size AS bp')) as unknown as [{ bp: number }[]];
       try {
         report.push(...(await bench('mysql', `${MYSQL_SERVER}/${database}`, Number(env.WEFT_BENCH_WRITERS ?? 2))));
-        report.push(`  (innodb_buffer_pool_size ${Math.round(Number(vars[0]?.bp) / 2 ** 20)} MiB)`);
+        report.push(`  (innodb_buffer_pool_size ${Math.round(Number(now[0]?.bp) / 2 ** 20)} MiB)`);
       } finally {
+        if (wanted !== undefined && wanted !== original) {
+          await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${original}`).catch(() => undefined);
+        }
         if (!KEEP) await admin.query(`DROP DATABASE IF EXISTS ${database}`);
         else console.log(`  kept database ${database}`);
         await admin.end();

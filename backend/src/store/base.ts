@@ -162,7 +162,10 @@ export abstract class SqlStore implements Store {
   async stats(query: StatsQuery): Promise<StatsRow[]> {
     const built = buildStats(query);
     const rows = (await this.select(built.sql, built.params)) as unknown as StatsRowData[];
-    return rows.map(statsRowOf);
+    const out = rows.map((r) => statsRowOf(r, query.template));
+    // Rows come per template; across templates, order by time (stable: template order kept).
+    if (query.template === undefined) out.sort((a, b) => a.time - b.time);
+    return out;
   }
 
   async fieldValues(name: string, options: FieldValuesOptions = {}): Promise<FieldValuesResult> {

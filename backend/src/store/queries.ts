@@ -365,15 +365,18 @@ export function buildStats(q: StatsQuery): { sql: string; params: unknown[] } {
   const severities = list(q.severity);
   if (severities !== undefined) where.push(inList('severity', severities, params));
   where.push('n <> 0');
+  // Primary-key order (grain, template, bucket, …): no sort on the server. The template column is
+  // read only when it varies.
+  const columns = q.template === undefined ? 'bucket, template, verdict, severity, n' : 'bucket, verdict, severity, n';
   return {
-    sql: `SELECT bucket, template, verdict, severity, n FROM verdict_rollups WHERE ${where.join(' AND ')} ORDER BY bucket, template, verdict, severity`,
+    sql: `SELECT ${columns} FROM verdict_rollups WHERE ${where.join(' AND ')} ORDER BY template, bucket, verdict, severity`,
     params,
   };
 }
 
 export interface StatsRowData {
   readonly bucket: number;
-  readonly template: string;
+  readonly template?: string;
   readonly verdict: string;
   readonly severity: string;
   readonly n: number;
@@ -381,10 +384,10 @@ export interface StatsRowData {
 
 const SEVERITY_SET: ReadonlySet<string> = new Set(SEVERITIES);
 
-export function statsRowOf(row: StatsRowData): StatsRow {
+export function statsRowOf(row: StatsRowData, template: string | undefined): StatsRow {
   return {
     time: Number(row.bucket),
-    template: row.template,
+    template: template ?? String(row.template),
     verdict: row.verdict === '' ? null : row.verdict,
     severity: SEVERITY_SET.has(row.severity) ? (row.severity as Severity) : null,
     count: Number(row.n),
