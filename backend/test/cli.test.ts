@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { mysqlHarness, sqliteHarness } from './store/harness.js';
 
 const root = join(import.meta.dirname, '../..');
 const weft = join(root, 'backend/bin/weft.js');
@@ -52,5 +53,41 @@ describe('weft CLI (built)', () => {
     const r = run('replay', '--input', 'x');
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/--template and --input are required/);
+  });
+});
+
+describe('weft replay --store', () => {
+  const input = join(dir, 'stored.ndjson');
+  const prepare = () => run('generate', '--sessions', '150', '--seed', '11', '--out', input);
+
+  it.each([
+    ['sqlite', async () => sqliteHarness()],
+    ['mysql', async () => mysqlHarness()],
+  ])('fills a %s store with every final session and orphan; a second replay changes nothing', async (_, make) => {
+    expect(prepare().status).toBe(0);
+    const harness = await make();
+    try {
+      const out = join(dir, `stored-${harness.name}.ndjson`);
+      const first = run('replay', '--template', 'templates/payment.yaml', '--input', input, '--out', out, '--store', harness.url, '--quiet');
+      expect(first.status, first.stderr).toBe(0);
+      expect(first.stderr).toMatch(/^stored +\d+ sessions and \d+ orphans in /m);
+      const lines = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      const sessions = lines.filter((l) => l.kind === 'session');
+      const count = async () => (await harness.sql('SELECT COUNT(*) AS n FROM sessions'))[0]!.n;
+      expect(Number(await count())).toBe(sessions.length);
+      const store = await harness.open();
+      const sample = sessions[Math.floor(sessions.length / 2)];
+      const stored = await store.getSession(sample.id);
+      expect(stored).toMatchObject({ id: sample.id, key: sample.key, verdict: sample.verdict, version: sample.version, fields: sample.fields });
+      expect(stored!.events.map((e) => e.value)).toEqual(sample.events.map((e: { value: unknown }) => e.value));
+      const orphans = await harness.sql('SELECT COUNT(*) AS n FROM orphans');
+      expect(Number(orphans[0]!.n)).toBe(lines.filter((l) => l.kind === 'orphan').length);
+      const before = await harness.sql('SELECT id, version FROM sessions ORDER BY id');
+      const again = run('replay', '--template', 'templates/payment.yaml', '--input', input, '--store', harness.url, '--quiet');
+      expect(again.status, again.stderr).toBe(0);
+      expect(await harness.sql('SELECT id, version FROM sessions ORDER BY id')).toEqual(before);
+    } finally {
+      await harness.destroy();
+    }
   });
 });

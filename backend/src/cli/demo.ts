@@ -8,7 +8,8 @@ const USAGE = `weft demo [--sessions N] [--seed S] [--dir DIR]
 
 Generates a payment workload (orders, pay screens, receipts, verifications, channel callbacks,
 deliveries, with late, duplicated, noisy and malformed records) and replays it through the engine
-with templates/payment.yaml. Needs no database and no broker.`;
+with templates/payment.yaml into an embedded SQLite store (DIR/weft.db). Needs no database server
+and no broker.`;
 
 export async function demoCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -37,7 +38,8 @@ export async function demoCommand(argv: string[]): Promise<number> {
   process.stderr.write(`generating ${sessions.toLocaleString('en')} orders -> ${input}\n`);
   const truth = await writePayment({ sessions, seed }, input);
   process.stderr.write(`${truth.lines.toLocaleString('en')} lines (${truth.lateRecords} late, ${truth.redeliveries} re-delivered, ${truth.malformed} malformed)\n\nreplaying with ${template}\n`);
-  const code = await replayCommand(['--template', template, '--input', input, '--out', out, '--quiet']);
-  process.stderr.write(`\nsessions and orphans written to ${out}\n`);
+  const store = `sqlite:${join(values.dir, 'weft.db')}`;
+  const code = await replayCommand(['--template', template, '--input', input, '--out', out, '--store', store, '--quiet']);
+  process.stderr.write(`\nsessions and orphans written to ${out} and to ${store}\n`);
   return code;
 }

@@ -5,13 +5,16 @@ import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
 import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js';
+import { openStore } from '../store/index.js';
 import { loadTemplateFile, TemplateError } from '../template/index.js';
 import { Progress } from './progress.js';
 
-export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] --input events.ndjson [--out sessions.ndjson]
+export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] --input events.ndjson [--out sessions.ndjson] [--store URL]
 
 Runs the engine over a file (line order = arrival order), ends the input, and writes one line per
-final session and per orphan (to --out, or stdout). Bad lines are reported on stderr and skipped.`;
+final session and per orphan (to --out, or stdout). Bad lines are reported on stderr and skipped.
+With --store (sqlite:./weft.db, mysql://user:pass@host:port/db) the final sessions and orphans are
+also upserted into that store, where the API and Grafana read them.`;
 
 export async function replayCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -20,6 +23,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       template: { type: 'string', multiple: true },
       input: { type: 'string' },
       out: { type: 'string' },
+      store: { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -55,9 +59,35 @@ export async function replayCommand(argv: string[]): Promise<number> {
   }
   const result = replay.end();
   progress.done();
-  await writeOutput(values.out, result.sessions, result.orphans);
-  process.stderr.write(formatSummary(result.summary, progress.elapsedMs()));
+  const elapsedMs = progress.elapsedMs();
+  if (values.store === undefined || values.out !== undefined) await writeOutput(values.out, result.sessions, result.orphans);
+  process.stderr.write(formatSummary(result.summary, elapsedMs));
+  if (values.store !== undefined) await writeStore(values.store, result.sessions, result.orphans, values.quiet);
   return 0;
+}
+
+const STORE_BATCH = 500;
+
+/** Upserts the final sessions and orphans in batches (idempotent: replaying twice changes nothing). */
+async function writeStore(url: string, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[], quiet: boolean): Promise<void> {
+  const store = await openStore(url);
+  const progress = new Progress('store', quiet);
+  try {
+    for (let i = 0; i < sessions.length; i += STORE_BATCH) {
+      await store.upsertSessions(sessions.slice(i, i + STORE_BATCH));
+      progress.update(`${Math.min(i + STORE_BATCH, sessions.length).toLocaleString('en')} / ${sessions.length.toLocaleString('en')} sessions`);
+    }
+    for (let i = 0; i < orphans.length; i += STORE_BATCH) await store.recordOrphans(orphans.slice(i, i + STORE_BATCH));
+  } finally {
+    await store.close();
+  }
+  progress.done();
+  const seconds = (progress.elapsedMs() / 1000).toFixed(1);
+  process.stderr.write(`stored            ${sessions.length.toLocaleString('en')} sessions and ${orphans.length.toLocaleString('en')} orphans in ${redact(url)} (${seconds} s)\n`);
+}
+
+function redact(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
 export function sessionLine(s: SessionDoc): string {
