@@ -15,6 +15,8 @@ import type { StoreOptions, TemplateRecord } from './types.js';
 const LADDER = [256, 64, 16, 4, 1] as const;
 /** Narrow rows (fields, rollups) go 1024 to a statement. */
 const WIDE_LADDER = [1024, 256, 64, 16, 4, 1] as const;
+/** Key deletes are disjunctions; keep them short enough for the range optimizer. */
+const DELETE_LADDER = [64, 16, 4, 1] as const;
 /** Bytes of parameters per statement (MariaDB's default max_allowed_packet is 16 MiB). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 
@@ -71,9 +73,14 @@ const SESSION_REPLACE = (values: string): string =>
     .map((c) => `${c} = VALUES(${c})`)
     .join(', ');
 const TEXT_INSERT = (values: string): string =>
-  `INSERT INTO session_fields (session_id, name, idx, template, str_value, start_ms) VALUES ${values}`;
+  `INSERT INTO session_fields (name, str_value, start_ms, session_id, template) VALUES ${values}`;
 const NUMBER_INSERT = (values: string): string =>
-  `INSERT INTO session_numbers (session_id, name, idx, template, num_value, start_ms) VALUES ${values}`;
+  `INSERT INTO session_numbers (name, num_value, start_ms, session_id, template) VALUES ${values}`;
+/** Deletes rows by their full key (a disjunction of point ranges). */
+const keyDelete = (table: string, value: string, rows: number): string => {
+  const one = `(name = ? AND ${value} = ? AND start_ms = ? AND session_id = ?)`;
+  return `DELETE FROM ${table} WHERE ${Array.from({ length: rows }, () => one).join(' OR ')}`;
+};
 const ROLLUP_ADD = (values: string): string =>
   `INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ${values} ON DUPLICATE KEY UPDATE n = n + VALUES(n)`;
 const ORPHAN_INSERT = (values: string): string =>
@@ -283,7 +290,7 @@ export class MysqlStore extends SqlStore {
     for (const piece of pieces(ids, LADDER)) {
       const rows = await exec(
         c,
-        `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
+        `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, head_json FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
         piece,
       );
       for (const r of rows) {
@@ -296,6 +303,7 @@ export class MysqlStore extends SqlStore {
           severity: r.severity === null ? null : String(r.severity),
           start: Number(r.start_ms),
           fieldsHash: String(r.fields_hash),
+          head: String(r.head_json),
         });
       }
     }
@@ -307,23 +315,27 @@ export class MysqlStore extends SqlStore {
     for (const piece of pieces(plan.updates, LADDER, sessionBytes)) {
       await exec(c, multiRow('su', piece.length, SESSION_REPLACE, columns), piece.flatMap(sessionValues));
     }
-    for (const piece of pieces(plan.fieldDeletes, LADDER)) {
-      await exec(c, `DELETE FROM session_fields WHERE session_id IN (${placeholders(piece.length)})`, piece);
-      await exec(c, `DELETE FROM session_numbers WHERE session_id IN (${placeholders(piece.length)})`, piece);
+    // Deletes first: a row whose key comes back (e.g. a value differing in trailing spaces only,
+    // which PAD SPACE collations compare equal) is then inserted again.
+    for (const piece of pieces(plan.fieldDeletes, DELETE_LADDER)) {
+      await exec(c, keyDelete('session_fields', 'str_value', piece.length), piece.flatMap((f) => [f.name, f.str, f.start, f.sessionId]));
+    }
+    for (const piece of pieces(plan.fieldDeletes.filter((f) => f.num !== null), DELETE_LADDER)) {
+      await exec(c, keyDelete('session_numbers', 'num_value', piece.length), piece.flatMap((f) => [f.name, f.num, f.start, f.sessionId]));
     }
     for (const piece of pieces(plan.fieldInserts, WIDE_LADDER)) {
       await exec(
         c,
-        multiRow('ft', piece.length, TEXT_INSERT, 6),
-        piece.flatMap((f) => [f.sessionId, f.name, f.idx, f.template, f.str, f.start]),
+        multiRow('ft', piece.length, TEXT_INSERT, 5),
+        piece.flatMap((f) => [f.name, f.str, f.start, f.sessionId, f.template]),
       );
     }
     const numbers = plan.fieldInserts.filter((f) => f.num !== null);
     for (const piece of pieces(numbers, WIDE_LADDER)) {
       await exec(
         c,
-        multiRow('fn', piece.length, NUMBER_INSERT, 6),
-        piece.flatMap((f) => [f.sessionId, f.name, f.idx, f.template, f.num, f.start]),
+        multiRow('fn', piece.length, NUMBER_INSERT, 5),
+        piece.flatMap((f) => [f.name, f.num, f.start, f.sessionId, f.template]),
       );
     }
     for (const piece of pieces(plan.rollups, WIDE_LADDER)) {

@@ -106,10 +106,10 @@ export interface SessionRow {
   readonly events: string;
 }
 
+/** One indexed value: a `session_fields` row, and a `session_numbers` row when `num` is set. */
 export interface FieldRow {
   readonly sessionId: string;
   readonly name: string;
-  readonly idx: number;
   readonly template: string;
   readonly str: string;
   readonly num: number | null;
@@ -205,8 +205,9 @@ export function prepareFields(
     }
     if (Array.isArray(value)) {
       const elements: FieldScalar[] = [];
-      const seen = new Set<string>();
-      let idx = 0;
+      // Distinct values only, compared as MySQL's PAD SPACE collations do (trailing spaces ignored):
+      // the value is part of the row's key.
+      const seen = new Map<string, string>();
       for (const element of value as unknown[]) {
         const form = scalarForm(element, `${what}[${elements.length}]`, notes);
         if (form === undefined) {
@@ -214,14 +215,19 @@ export function prepareFields(
           continue;
         }
         elements.push(form.doc);
-        if (seen.has(form.str)) continue;
-        if (seen.size >= MAX_FIELD_ELEMENTS) {
-          if (seen.size === MAX_FIELD_ELEMENTS) notes.push(`${what}: only the first ${MAX_FIELD_ELEMENTS} distinct elements are indexed`);
-          seen.add(form.str);
+        const key = padKey(form.str);
+        const earlier = seen.get(key);
+        if (earlier !== undefined) {
+          if (earlier !== form.str) notes.push(`${what}: ${JSON.stringify(form.str)} indexed as ${JSON.stringify(earlier)} (they differ only in trailing spaces)`);
           continue;
         }
-        seen.add(form.str);
-        rows.push({ sessionId, name, idx: idx++, template, str: form.str, num: form.num, start });
+        if (seen.size >= MAX_FIELD_ELEMENTS) {
+          if (seen.size === MAX_FIELD_ELEMENTS) notes.push(`${what}: only the first ${MAX_FIELD_ELEMENTS} distinct elements are indexed`);
+          seen.set(key, form.str);
+          continue;
+        }
+        seen.set(key, form.str);
+        rows.push({ sessionId, name, template, str: form.str, num: form.num, start });
       }
       doc[name] = elements;
       continue;
@@ -229,7 +235,7 @@ export function prepareFields(
     const form = scalarForm(value, what, notes);
     if (form === undefined) continue;
     doc[name] = form.doc;
-    rows.push({ sessionId, name, idx: 0, template, str: form.str, num: form.num, start });
+    rows.push({ sessionId, name, template, str: form.str, num: form.num, start });
   }
   return { doc, rows };
 }
@@ -279,6 +285,10 @@ function hashText(text: string): string {
   return createHash('sha1').update(text).digest('base64url');
 }
 
+function padKey(text: string): string {
+  return text.replace(/ +$/, '');
+}
+
 /** Validates keys, normalises values, and renders the rows one session is stored as. */
 export function prepareSession(input: SessionDoc, now: number): PreparedSession {
   const id = requireKeyText(input.id, MAX_ID_CHARS, 'id');
@@ -315,7 +325,7 @@ export function prepareSession(input: SessionDoc, now: number): PreparedSession 
     mergedInto,
     fields,
   };
-  const fieldsHash = hashText(JSON.stringify([start, rows.map((r) => [r.name, r.idx, r.str, r.num])]));
+  const fieldsHash = hashText(JSON.stringify([start, template, rows.map((r) => [r.name, r.str, r.num])]));
   return {
     row: {
       id,

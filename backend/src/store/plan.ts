@@ -1,4 +1,5 @@
-import type { FieldRow, PreparedSession } from './normalise.js';
+import type { FieldValue } from '../engine/types.js';
+import { prepareFields, type FieldRow, type PreparedSession } from './normalise.js';
 
 /**
  * The write plan of one upsert transaction, computed from the batch and the rows it replaces (read
@@ -16,6 +17,8 @@ export interface ExistingState {
   readonly severity: string | null;
   readonly start: number;
   readonly fieldsHash: string;
+  /** The stored session without events (JSON): its fields are the rows to replace. */
+  readonly head: string;
 }
 
 export type Grain = 'm' | 'h' | 'd';
@@ -43,8 +46,9 @@ export interface UpsertPlan {
   readonly inserts: PreparedSession[];
   /** Stored with a lower version: replaced. */
   readonly updates: PreparedSession[];
-  /** Sessions whose field rows are deleted before `fieldInserts` (replaced ones whose fields changed). */
-  readonly fieldDeletes: string[];
+  /** Field rows of replaced sessions that the new version no longer has (deleted first). */
+  readonly fieldDeletes: FieldRow[];
+  /** Field rows to insert: all of new sessions', and the new ones of replaced sessions. */
   readonly fieldInserts: FieldRow[];
   /** Non-zero, in primary-key order (so concurrent writers lock rollup rows in one order). */
   readonly rollups: RollupDelta[];
@@ -63,7 +67,7 @@ interface Counted {
 export function planUpsert(batch: readonly PreparedSession[], existing: ReadonlyMap<string, ExistingState>): UpsertPlan {
   const inserts: PreparedSession[] = [];
   const updates: PreparedSession[] = [];
-  const fieldDeletes: string[] = [];
+  const fieldDeletes: FieldRow[] = [];
   const fieldInserts: FieldRow[] = [];
   const deltas = new Map<string, RollupDelta>();
   let stale = 0;
@@ -94,16 +98,34 @@ export function planUpsert(batch: readonly PreparedSession[], existing: Readonly
       continue;
     }
     updates.push(session);
-    if (old.fieldsHash !== row.fieldsHash || old.template !== row.template) {
-      fieldDeletes.push(row.id);
-      fieldInserts.push(...session.fields);
+    if (old.fieldsHash !== row.fieldsHash) {
+      const before = storedFieldRows(old);
+      const kept = new Set(before.map(rowKey));
+      const now = new Set(session.fields.map(rowKey));
+      for (const f of before) if (!now.has(rowKey(f))) fieldDeletes.push(f);
+      for (const f of session.fields) if (!kept.has(rowKey(f))) fieldInserts.push(f);
     }
     move(old, -1);
     move(row, 1);
   }
 
   const rollups = [...deltas.values()].filter((d) => d.delta !== 0).sort(compareRollupKeys);
-  return { inserts, updates, fieldDeletes: fieldDeletes.sort(), fieldInserts, rollups, stale };
+  return { inserts, updates, fieldDeletes, fieldInserts, rollups, stale };
+}
+
+/** The field rows a stored session has (its fields are stored normalised: deriving them again is exact). */
+function storedFieldRows(old: ExistingState): FieldRow[] {
+  let fields: Record<string, FieldValue> = {};
+  try {
+    fields = (JSON.parse(old.head) as { fields?: Record<string, FieldValue> }).fields ?? {};
+  } catch {
+    // An unreadable row: its fields are replaced wholesale below (deletes by key are then no-ops).
+  }
+  return prepareFields(fields, old.id, old.template, old.start, []).rows;
+}
+
+function rowKey(f: FieldRow): string {
+  return `${f.name}\u0000${f.str}\u0000${f.start}\u0000${f.template}\u0000${f.num ?? ''}`;
 }
 
 function compareText(a: string, b: string): number {

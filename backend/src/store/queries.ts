@@ -131,12 +131,15 @@ type FieldTable = 'session_fields' | 'session_numbers';
 /** One way a condition can hold: a predicate on one row of one table (alias and name included). */
 interface Probe {
   readonly table: FieldTable;
+  /** Equality on the value: a correlated probe is a primary-key point read (name, value, start, id). */
+  readonly point: boolean;
   readonly predicate: (alias: string, params: unknown[]) => string;
 }
 
-function probe(table: FieldTable, field: string, rest: (alias: string, params: unknown[]) => string): Probe {
+function probe(table: FieldTable, field: string, rest: (alias: string, params: unknown[]) => string, point = true): Probe {
   return {
     table,
+    point,
     predicate: (alias, params) => {
       params.push(field);
       return `${alias}.name = ? AND ${rest(alias, params)}`;
@@ -185,16 +188,21 @@ function probesOf(dialect: Dialect, c: FieldCondition): Probe[] {
       });
       const column = numeric ? 'num_value' : 'str_value';
       return [
-        probe(numeric ? 'session_numbers' : 'session_fields', field, (a, p) => {
-          p.push(...values);
-          return bounds.map((b) => `${a}.${column} ${ops[b]} ?`).join(' AND ');
-        }),
+        probe(
+          numeric ? 'session_numbers' : 'session_fields',
+          field,
+          (a, p) => {
+            p.push(...values);
+            return bounds.map((b) => `${a}.${column} ${ops[b]} ?`).join(' AND ');
+          },
+          false,
+        ),
       ];
     }
     case 'prefix': {
       if (typeof c.value !== 'string') throw new StoreQueryError(`field ${field}: prefix must be a string`);
       const text = queryText(c.value);
-      return [probe('session_fields', field, (a, p) => dialect.textPrefix(`${a}.str_value`, text, p))];
+      return [probe('session_fields', field, (a, p) => dialect.textPrefix(`${a}.str_value`, text, p), false)];
     }
     default:
       throw new StoreQueryError(`unknown field operator ${String((c as { op: unknown }).op)}`);
@@ -265,7 +273,11 @@ export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
     }
     const any = alternatives.map((alt) => {
       const alias = `f${n++}`;
-      return `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alias}.session_id = s.id AND ${alt.predicate(alias, params)})`;
+      // Equalities: a point read per candidate session (its start is part of the key). Ranges and
+      // prefixes: a semi-join the optimizer may run from either side.
+      return alt.point
+        ? `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)} AND ${alias}.start_ms = s.start_ms AND ${alias}.session_id = s.id)`
+        : `s.id IN (SELECT ${alias}.session_id FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)})`;
     });
     where.push(any.length === 1 ? any[0]! : `(${any.join(' OR ')})`);
   });

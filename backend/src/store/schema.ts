@@ -49,26 +49,24 @@ export const MIGRATIONS: readonly Migration[] = [
       'CREATE INDEX IF NOT EXISTS ix_sessions_tpl_start ON sessions (template, start_ms, id)',
       'CREATE INDEX IF NOT EXISTS ix_sessions_verdict ON sessions (verdict, start_ms, id)',
       'CREATE INDEX IF NOT EXISTS ix_sessions_severity ON sessions (severity, start_ms, id)',
+      // One row per distinct value of a field: the key is the search order (name, value, start,
+      // session), so a field search reads the rows it returns and nothing else.
       `CREATE TABLE IF NOT EXISTS session_fields (
-        session_id TEXT NOT NULL,
         name TEXT NOT NULL,
-        idx INTEGER NOT NULL,
-        template TEXT NOT NULL,
         str_value TEXT NOT NULL,
         start_ms INTEGER NOT NULL,
-        PRIMARY KEY (session_id, name, idx)
-      )`,
-      'CREATE INDEX IF NOT EXISTS ix_fields_str ON session_fields (name, str_value, start_ms, session_id)',
-      `CREATE TABLE IF NOT EXISTS session_numbers (
         session_id TEXT NOT NULL,
-        name TEXT NOT NULL,
-        idx INTEGER NOT NULL,
         template TEXT NOT NULL,
+        PRIMARY KEY (name, str_value, start_ms, session_id)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS session_numbers (
+        name TEXT NOT NULL,
         num_value REAL NOT NULL,
         start_ms INTEGER NOT NULL,
-        PRIMARY KEY (session_id, name, idx)
-      )`,
-      'CREATE INDEX IF NOT EXISTS ix_numbers ON session_numbers (name, num_value, start_ms, session_id)',
+        session_id TEXT NOT NULL,
+        template TEXT NOT NULL,
+        PRIMARY KEY (name, num_value, start_ms, session_id)
+      ) WITHOUT ROWID`,
       `CREATE TABLE IF NOT EXISTS verdict_rollups (
         grain TEXT NOT NULL,
         template TEXT NOT NULL,
@@ -129,25 +127,24 @@ export const MIGRATIONS: readonly Migration[] = [
         KEY ix_sessions_verdict (verdict, start_ms, id),
         KEY ix_sessions_severity (severity, start_ms, id)
       ) ${MYSQL_TABLE}`,
+      // Clustered on the search order (name, value, start, session): a field search is one range
+      // read, an insert touches one B-tree. Rows are deleted by their full key (the store knows the
+      // old values from the session row it replaces).
       `CREATE TABLE IF NOT EXISTS session_fields (
-        session_id VARCHAR(128) NOT NULL,
         name VARCHAR(64) NOT NULL,
-        idx INT NOT NULL,
-        template VARCHAR(64) NOT NULL,
         str_value VARCHAR(512) NOT NULL,
         start_ms BIGINT NOT NULL,
-        PRIMARY KEY (session_id, name, idx) ${CLUSTERED},
-        KEY ix_fields_str (name, str_value, start_ms, session_id)
+        session_id VARCHAR(128) NOT NULL,
+        template VARCHAR(64) NOT NULL,
+        PRIMARY KEY (name, str_value, start_ms, session_id) ${CLUSTERED}
       ) ${MYSQL_TABLE}`,
       `CREATE TABLE IF NOT EXISTS session_numbers (
-        session_id VARCHAR(128) NOT NULL,
         name VARCHAR(64) NOT NULL,
-        idx INT NOT NULL,
-        template VARCHAR(64) NOT NULL,
         num_value DOUBLE NOT NULL,
         start_ms BIGINT NOT NULL,
-        PRIMARY KEY (session_id, name, idx) ${CLUSTERED},
-        KEY ix_numbers (name, num_value, start_ms, session_id)
+        session_id VARCHAR(128) NOT NULL,
+        template VARCHAR(64) NOT NULL,
+        PRIMARY KEY (name, num_value, start_ms, session_id) ${CLUSTERED}
       ) ${MYSQL_TABLE}`,
       `CREATE TABLE IF NOT EXISTS verdict_rollups (
         grain CHAR(1) NOT NULL,

@@ -81,7 +81,7 @@ export class SqliteStore extends SqlStore {
   protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
     const tx = this.db.transaction((): UpsertPlan => {
       const read = this.stmt(
-        'SELECT id, version, status, template, verdict, severity, start_ms, fields_hash FROM sessions WHERE id = ?',
+        'SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, head_json FROM sessions WHERE id = ?',
       );
       const existing = new Map<string, ExistingState>();
       for (const p of batch) {
@@ -96,6 +96,7 @@ export class SqliteStore extends SqlStore {
           severity: r.severity === null ? null : String(r.severity),
           start: Number(r.start_ms),
           fieldsHash: String(r.fields_hash),
+          head: String(r.head_json),
         });
       }
       const plan = planUpsert(batch, existing);
@@ -110,21 +111,17 @@ export class SqliteStore extends SqlStore {
         const values = sessionValues(p);
         update.run(...values.slice(1), values[0]);
       }
-      const delText = this.stmt('DELETE FROM session_fields WHERE session_id = ?');
-      const delNumbers = this.stmt('DELETE FROM session_numbers WHERE session_id = ?');
-      for (const id of plan.fieldDeletes) {
-        delText.run(id);
-        delNumbers.run(id);
+      const delText = this.stmt('DELETE FROM session_fields WHERE name = ? AND str_value = ? AND start_ms = ? AND session_id = ?');
+      const delNumber = this.stmt('DELETE FROM session_numbers WHERE name = ? AND num_value = ? AND start_ms = ? AND session_id = ?');
+      for (const f of plan.fieldDeletes) {
+        delText.run(f.name, f.str, f.start, f.sessionId);
+        if (f.num !== null) delNumber.run(f.name, f.num, f.start, f.sessionId);
       }
-      const text = this.stmt(
-        'INSERT INTO session_fields (session_id, name, idx, template, str_value, start_ms) VALUES (?, ?, ?, ?, ?, ?)',
-      );
-      const number = this.stmt(
-        'INSERT INTO session_numbers (session_id, name, idx, template, num_value, start_ms) VALUES (?, ?, ?, ?, ?, ?)',
-      );
+      const text = this.stmt('INSERT INTO session_fields (name, str_value, start_ms, session_id, template) VALUES (?, ?, ?, ?, ?)');
+      const number = this.stmt('INSERT INTO session_numbers (name, num_value, start_ms, session_id, template) VALUES (?, ?, ?, ?, ?)');
       for (const f of plan.fieldInserts) {
-        text.run(f.sessionId, f.name, f.idx, f.template, f.str, f.start);
-        if (f.num !== null) number.run(f.sessionId, f.name, f.idx, f.template, f.num, f.start);
+        text.run(f.name, f.str, f.start, f.sessionId, f.template);
+        if (f.num !== null) number.run(f.name, f.num, f.start, f.sessionId, f.template);
       }
       const rollup = this.stmt(
         'INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES (?, ?, ?, ?, ?, ?) ' +

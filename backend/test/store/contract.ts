@@ -544,6 +544,18 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       await expectConsistent(h);
     });
 
+    it('indexes values of one list that differ only in trailing spaces once (PAD SPACE keys)', async () => {
+      await store.upsertSessions([session('sp', { fields: { v: ['x', 'x ', 'y'] } })]);
+      const stored = await store.getStored('sp');
+      expect(stored?.session.fields.v).toEqual(['x', 'x ', 'y']);
+      expect(stored?.notes.join('\n')).toContain('trailing spaces');
+      expect(ids((await store.search({ fields: [{ field: 'v', op: '=', value: 'x' }] })).sessions)).toEqual(['sp']);
+      await store.upsertSessions([session('sp', { version: 2, fields: { v: ['x ', 'z'] } })]);
+      expect(ids((await store.search({ fields: [{ field: 'v', op: '=', value: 'x ' }] })).sessions)).toEqual(['sp']);
+      expect(ids((await store.search({ fields: [{ field: 'v', op: '=', value: 'y' }] })).sessions)).toEqual([]);
+      await expectConsistent(h);
+    });
+
     it('rejects sessions it cannot key', async () => {
       await expect(store.upsertSessions([session('')])).rejects.toThrow(/id/);
       await expect(store.upsertSessions([session('x', { version: NaN })])).rejects.toThrow(/version/);
