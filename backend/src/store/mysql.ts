@@ -62,6 +62,13 @@ function multiRow(key: string, rows: number, make: (values: string) => string, c
   return sql;
 }
 
+/** The parameters of a multi-row statement, row after row. */
+function flat<T>(rows: readonly T[], values: (row: T) => readonly unknown[]): unknown[] {
+  const out: unknown[] = [];
+  for (const row of rows) for (const v of values(row)) out.push(v);
+  return out;
+}
+
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
@@ -310,10 +317,10 @@ export class MysqlStore extends SqlStore {
     const plan = planUpsert(batch, existing);
     const columns = SESSION_COLUMNS.length;
     for (const piece of pieces(plan.inserts, LADDER, sessionBytes)) {
-      await exec(c, multiRow('si', piece.length, SESSION_INSERT, columns), piece.flatMap(sessionValues));
+      await exec(c, multiRow('si', piece.length, SESSION_INSERT, columns), flat(piece, sessionValues));
     }
     for (const piece of pieces(plan.updates, LADDER, sessionBytes)) {
-      await exec(c, multiRow('su', piece.length, SESSION_REPLACE, columns), piece.flatMap(sessionValues));
+      await exec(c, multiRow('su', piece.length, SESSION_REPLACE, columns), flat(piece, sessionValues));
     }
     // Deletes first: a row whose key comes back (e.g. a value differing in trailing spaces only,
     // which PAD SPACE collations compare equal) is then inserted again.
@@ -327,7 +334,7 @@ export class MysqlStore extends SqlStore {
       await exec(
         c,
         multiRow('ft', piece.length, TEXT_INSERT, 5),
-        piece.flatMap((f) => [f.name, f.str, f.start, f.sessionId, f.template]),
+        flat(piece, (f) => [f.name, f.str, f.start, f.sessionId, f.template]),
       );
     }
     const numbers = plan.fieldInserts.filter((f) => f.num !== null);
@@ -335,14 +342,14 @@ export class MysqlStore extends SqlStore {
       await exec(
         c,
         multiRow('fn', piece.length, NUMBER_INSERT, 5),
-        piece.flatMap((f) => [f.name, f.num, f.start, f.sessionId, f.template]),
+        flat(piece, (f) => [f.name, f.num, f.start, f.sessionId, f.template]),
       );
     }
     for (const piece of pieces(plan.rollups, WIDE_LADDER)) {
       await exec(
         c,
         multiRow('ra', piece.length, ROLLUP_ADD, 6),
-        piece.flatMap((d) => [d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta]),
+        flat(piece, (d) => [d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta]),
       );
     }
     return plan;
@@ -363,7 +370,7 @@ export class MysqlStore extends SqlStore {
       async (c) => {
         let n = 0;
         for (const piece of pieces(rows, LADDER, (r) => r.value.length + 512)) {
-          const result = await exec<{ affectedRows: number }>(c, multiRow('oi', piece.length, ORPHAN_INSERT, 11), piece.flatMap(orphanValues));
+          const result = await exec<{ affectedRows: number }>(c, multiRow('oi', piece.length, ORPHAN_INSERT, 11), flat(piece, orphanValues));
           // ON DUPLICATE KEY UPDATE id = id: 1 per new row, 0 per duplicate.
           n += result.affectedRows;
         }

@@ -249,7 +249,8 @@ function eventsJson(events: readonly EventDoc[] | undefined, notes: string[]): {
     notes.push(`events: not serialisable (${(error as Error).message}); values replaced by their text`);
     json = JSON.stringify(list.map((e) => ({ ...e, value: safeText(e.value) })));
   }
-  if (Buffer.byteLength(json) <= MAX_EVENTS_BYTES) return { json, count: list.length };
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: most documents are obviously small enough.
+  if (json.length * 3 <= MAX_EVENTS_BYTES || Buffer.byteLength(json) <= MAX_EVENTS_BYTES) return { json, count: list.length };
   // Elide the largest record values first until the document fits.
   const sized = list.map((e, i) => ({ i, bytes: Buffer.byteLength(JSON.stringify(e.value) ?? '') }));
   sized.sort((a, b) => b.bytes - a.bytes);
