@@ -10,10 +10,11 @@ import {
   orphanOf,
   pageOf,
   parseNotes,
+  HEAD_COLUMNS,
+  type HeadRowData,
   statsRowOf,
   summaryOf,
   type Dialect,
-  type Head,
   type OrphanRowData,
   type StatsRowData,
   type SummaryRowData,
@@ -37,6 +38,8 @@ import {
 } from './types.js';
 
 export type Row = Record<string, unknown>;
+type DocRowData = HeadRowData & { readonly events_json: string };
+const SESSION_DOC_COLUMNS = `${HEAD_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, s.events_json`;
 
 export function emptyCounters(): StoreCounters {
   return {
@@ -120,21 +123,21 @@ export abstract class SqlStore implements Store {
       const keyCond = this.dialect.textEquals('anchor_key', queryText(key), params);
       params.push(LOOKUP_LIMIT);
       const rows = await this.select(
-        `SELECT head_json, events_json FROM sessions WHERE template = ? AND ${keyCond} ORDER BY start_ms DESC, id DESC LIMIT ?`,
+        `SELECT ${HEAD_COLUMNS}, events_json FROM sessions WHERE template = ? AND ${keyCond} ORDER BY start_ms DESC, id DESC LIMIT ?`,
         params,
       );
       // The column keeps the first 512 characters: compare the whole key.
-      return rows.map((r) => docOf(String(r.head_json), String(r.events_json))).filter((d) => d.key === key);
+      return (rows as unknown as DocRowData[]).map(docOf).filter((d) => d.key === key);
     }
     const params: unknown[] = [lookup.field];
     const valueCond = this.dialect.textEquals('f.str_value', queryText(String(lookup.value)), params);
     params.push(lookup.template, LOOKUP_LIMIT);
     const rows = await this.select(
-      `SELECT s.head_json, s.events_json FROM session_fields f JOIN sessions s ON s.id = f.session_id ` +
+      `SELECT ${SESSION_DOC_COLUMNS} FROM session_fields f JOIN sessions s ON s.id = f.session_id ` +
         `WHERE f.name = ? AND ${valueCond} AND f.template = ? ORDER BY f.start_ms DESC, f.session_id DESC LIMIT ?`,
       params,
     );
-    return rows.map((r) => docOf(String(r.head_json), String(r.events_json)));
+    return (rows as unknown as DocRowData[]).map(docOf);
   }
 
   async getSession(id: string): Promise<SessionDoc | undefined> {
@@ -142,11 +145,11 @@ export abstract class SqlStore implements Store {
   }
 
   async getStored(id: string): Promise<StoredSession | undefined> {
-    const rows = await this.select('SELECT head_json, events_json, notes, updated_ms FROM sessions WHERE id = ?', [id]);
-    const row = rows[0];
+    const rows = await this.select(`SELECT ${HEAD_COLUMNS}, events_json, notes, updated_ms FROM sessions WHERE id = ?`, [id]);
+    const row = rows[0] as unknown as (DocRowData & { notes: string | null; updated_ms: number }) | undefined;
     if (row === undefined) return undefined;
     return {
-      session: docOf(String(row.head_json), String(row.events_json)),
+      session: docOf(row),
       notes: parseNotes(row.notes as string | null),
       updatedAt: Number(row.updated_ms),
     };
@@ -208,4 +211,3 @@ export abstract class SqlStore implements Store {
   }
 }
 
-export type { Head };

@@ -95,7 +95,7 @@ const ORPHAN_INSERT = (values: string): string =>
   'ON DUPLICATE KEY UPDATE id = id';
 
 function sessionBytes(p: PreparedSession): number {
-  return p.row.head.length + p.row.events.length + 512;
+  return p.row.fieldsJson.length + p.row.events.length + 512;
 }
 
 function orphanValues(r: OrphanRow): unknown[] {
@@ -297,7 +297,7 @@ export class MysqlStore extends SqlStore {
     for (const piece of pieces(ids, LADDER)) {
       const rows = await exec(
         c,
-        `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, head_json FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
+        `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, fields_json FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
         piece,
       );
       for (const r of rows) {
@@ -310,7 +310,7 @@ export class MysqlStore extends SqlStore {
           severity: r.severity === null ? null : String(r.severity),
           start: Number(r.start_ms),
           fieldsHash: String(r.fields_hash),
-          head: String(r.head_json),
+          fieldsJson: String(r.fields_json),
         });
       }
     }

@@ -100,8 +100,10 @@ export interface SessionRow {
   /** JSON array of notes, null when the session was stored as given. */
   readonly notes: string | null;
   readonly updatedAt: number;
-  /** The session document without events (JSON). */
-  readonly head: string;
+  /** The fields (JSON object, normalised). */
+  readonly fieldsJson: string;
+  /** The whole anchor key when the indexed column could not hold it as given; else null. */
+  readonly keyFull: string | null;
   /** The events (JSON array). */
   readonly events: string;
 }
@@ -311,21 +313,6 @@ export function prepareSession(input: SessionDoc, now: number): PreparedSession 
   const splitOf = optionalText(input.splitOf, MAX_ID_CHARS, 'splitOf', notes);
   const mergedInto = optionalText(input.mergedInto, MAX_ID_CHARS, 'mergedInto', notes);
   const events = eventsJson(input.events, notes);
-  const head = {
-    id,
-    template,
-    key: rawKey,
-    start,
-    end,
-    status: input.status,
-    version: input.version,
-    verdict,
-    severity,
-    explain,
-    splitOf,
-    mergedInto,
-    fields,
-  };
   const fieldsHash = hashText(JSON.stringify([start, template, rows.map((r) => [r.name, r.str, r.num])]));
   return {
     row: {
@@ -345,7 +332,8 @@ export function prepareSession(input: SessionDoc, now: number): PreparedSession 
       fieldsHash,
       notes: notes.length > 0 ? JSON.stringify(notes) : null,
       updatedAt: now,
-      head: JSON.stringify(head),
+      fieldsJson: JSON.stringify(fields),
+      keyFull: anchorKey === rawKey ? null : rawKey,
       events: events.json,
     },
     fields: rows,
@@ -435,7 +423,8 @@ export const SESSION_COLUMNS = [
   'fields_hash',
   'notes',
   'updated_ms',
-  'head_json',
+  'key_full',
+  'fields_json',
   'events_json',
 ] as const;
 
@@ -458,7 +447,8 @@ export function sessionValues(p: PreparedSession): unknown[] {
     r.fieldsHash,
     r.notes,
     r.updatedAt,
-    r.head,
+    r.keyFull,
+    r.fieldsJson,
     r.events,
   ];
 }

@@ -17,8 +17,8 @@ export interface ExistingState {
   readonly severity: string | null;
   readonly start: number;
   readonly fieldsHash: string;
-  /** The stored session without events (JSON): its fields are the rows to replace. */
-  readonly head: string;
+  /** The stored fields (JSON): the rows to replace are derived from them. */
+  readonly fieldsJson: string;
 }
 
 export type Grain = 'm' | 'h' | 'd';
@@ -117,7 +117,7 @@ export function planUpsert(batch: readonly PreparedSession[], existing: Readonly
 function storedFieldRows(old: ExistingState): FieldRow[] {
   let fields: Record<string, FieldValue> = {};
   try {
-    fields = (JSON.parse(old.head) as { fields?: Record<string, FieldValue> }).fields ?? {};
+    fields = (JSON.parse(old.fieldsJson) as Record<string, FieldValue> | null) ?? {};
   } catch {
     // An unreadable row: its fields are replaced wholesale below (deletes by key are then no-ops).
   }

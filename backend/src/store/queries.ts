@@ -116,8 +116,10 @@ function inList(column: string, values: readonly unknown[], params: unknown[]): 
 
 // ── search ─────────────────────────────────────────────────────────────────────────────────────
 
-export const SUMMARY_COLUMNS =
-  's.id, s.start_ms, s.notes, s.updated_ms, s.event_count, s.head_json';
+/** What a session summary is read from (the document without events). */
+export const HEAD_COLUMNS =
+  'id, template, anchor_key, key_full, start_ms, end_ms, status, version, verdict, severity, explain_text, split_of, merged_into, fields_json';
+export const SUMMARY_COLUMNS = `${HEAD_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, s.notes, s.updated_ms, s.event_count`;
 
 export interface BuiltQuery {
   readonly sql: string;
@@ -289,13 +291,27 @@ export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
   return { sql, params, limit };
 }
 
-export interface SummaryRowData {
+export interface HeadRowData {
   readonly id: string;
+  readonly template: string;
+  readonly anchor_key: string;
+  readonly key_full: string | null;
   readonly start_ms: number;
+  readonly end_ms: number;
+  readonly status: string;
+  readonly version: number;
+  readonly verdict: string | null;
+  readonly severity: string | null;
+  readonly explain_text: string | null;
+  readonly split_of: string | null;
+  readonly merged_into: string | null;
+  readonly fields_json: string;
+}
+
+export interface SummaryRowData extends HeadRowData {
   readonly notes: string | null;
   readonly updated_ms: number;
   readonly event_count: number;
-  readonly head_json: string;
 }
 
 export function parseNotes(notes: string | null): string[] {
@@ -310,31 +326,36 @@ export function parseNotes(notes: string | null): string[] {
 
 export type Head = Omit<SessionDoc, 'events'>;
 
-export function summaryOf(row: SummaryRowData): SessionSummary {
-  const head = JSON.parse(row.head_json) as Head;
+/** The session document without events, from its columns. */
+export function headOf(row: HeadRowData): Head {
   return {
-    id: head.id,
-    template: head.template,
-    key: head.key,
-    start: head.start,
-    end: head.end,
-    status: head.status,
-    version: head.version,
-    verdict: head.verdict,
-    severity: head.severity,
-    explain: head.explain,
-    splitOf: head.splitOf,
-    mergedInto: head.mergedInto,
-    fields: head.fields as Readonly<Record<string, FieldValue>>,
+    id: String(row.id),
+    template: String(row.template),
+    key: row.key_full ?? String(row.anchor_key),
+    start: Number(row.start_ms),
+    end: Number(row.end_ms),
+    status: row.status as SessionStatus,
+    version: Number(row.version),
+    verdict: row.verdict,
+    severity: row.severity as Severity | null,
+    explain: row.explain_text,
+    splitOf: row.split_of,
+    mergedInto: row.merged_into,
+    fields: JSON.parse(row.fields_json) as Readonly<Record<string, FieldValue>>,
+  };
+}
+
+export function summaryOf(row: SummaryRowData): SessionSummary {
+  return {
+    ...headOf(row),
     eventCount: Number(row.event_count),
     notes: parseNotes(row.notes),
     updatedAt: Number(row.updated_ms),
   };
 }
 
-export function docOf(headJson: string, eventsJson: string): SessionDoc {
-  const head = JSON.parse(headJson) as Head;
-  return { ...head, events: JSON.parse(eventsJson) as SessionDoc['events'] };
+export function docOf(row: HeadRowData & { readonly events_json: string }): SessionDoc {
+  return { ...headOf(row), events: JSON.parse(row.events_json) as SessionDoc['events'] };
 }
 
 export function pageOf<R extends { start_ms: number; id: string }, T>(

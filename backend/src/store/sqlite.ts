@@ -81,7 +81,7 @@ export class SqliteStore extends SqlStore {
   protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
     const tx = this.db.transaction((): UpsertPlan => {
       const read = this.stmt(
-        'SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, head_json FROM sessions WHERE id = ?',
+        'SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, fields_json FROM sessions WHERE id = ?',
       );
       const existing = new Map<string, ExistingState>();
       for (const p of batch) {
@@ -96,7 +96,7 @@ export class SqliteStore extends SqlStore {
           severity: r.severity === null ? null : String(r.severity),
           start: Number(r.start_ms),
           fieldsHash: String(r.fields_hash),
-          head: String(r.head_json),
+          fieldsJson: String(r.fields_json),
         });
       }
       const plan = planUpsert(batch, existing);

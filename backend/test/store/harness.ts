@@ -149,16 +149,18 @@ export async function actualRollups(h: Harness): Promise<Map<string, number>> {
 
 /** Field rows as they must be: one per distinct element of each stored session's fields. */
 export async function expectedFieldRows(h: Harness): Promise<string[]> {
-  const rows = await h.sql('SELECT id, template, start_ms, head_json FROM sessions');
+  const rows = await h.sql('SELECT id, template, start_ms, fields_json FROM sessions');
   const out: string[] = [];
   for (const r of rows) {
-    const head = JSON.parse(String(r.head_json)) as SessionDoc;
-    for (const [name, value] of Object.entries(head.fields)) {
+    const fields = JSON.parse(String(r.fields_json)) as SessionDoc['fields'];
+    for (const [name, value] of Object.entries(fields)) {
       const seen = new Set<string>();
       for (const v of Array.isArray(value) ? value : [value]) {
         const s = String(v);
-        if (seen.has(s)) continue;
-        seen.add(s);
+        // Distinct as PAD SPACE collations see them (trailing spaces ignored).
+        const key = s.replace(/ +$/, '');
+        if (seen.has(key)) continue;
+        seen.add(key);
         out.push(['text', r.id, r.template, name, s, r.start_ms].join('|'));
         if (typeof v === 'number') out.push(['number', r.id, r.template, name, v, r.start_ms].join('|'));
       }
