@@ -184,6 +184,29 @@ fields:
     expect(session!.fields).toEqual({ transfer_no: ['X1', 'X2', 'X3'], settled: 3 });
   });
 
+  it('re-evaluates a join field that reads the window itself whenever the window moves', () => {
+    const t = parseTemplate(`
+id: window_key
+sources:
+  app: { time: ts, disorder: 5s }
+  bank: { time: ts, disorder: 5s }
+steps:
+  seen: { source: app, when: 'r.kind == "seen"', anchor: 'r.user' }
+  settled: { source: bank, when: 'r.kind == "settle"', join: { field: slot, key: 'r.slot', within: [0s, 1h] } }
+session: { gap: 30m, maxSpan: 2h }
+fields:
+  slot: 'key + ":" + string(int(end) / 600000)'
+`);
+    const h = new Harness(t);
+    h.push(['app', { ts: min(0), kind: 'seen', user: 'u' }]);
+    h.push(['app', { ts: min(25), kind: 'seen', user: 'u' }]);
+    const slot = `u:${Math.floor(min(25) / 600_000)}`;
+    h.push(['bank', { ts: min(26), kind: 'settle', slot }]);
+    const [session] = live(h.end());
+    expect(session!.fields.slot).toBe(slot);
+    expect(steps(session!)).toContain('settled');
+  });
+
   it('chains supplements: a field from one supplement feeds the join of the next', () => {
     const t = parseTemplate(`
 id: chain

@@ -20,8 +20,11 @@ export class Correlator {
   private readonly windows: AnchorWindows;
   private readonly joins: JoinIndex[];
   private readonly joinsByStep = new Map<number, JoinIndex>();
-  /** Steps the join fields read; a record of another step cannot change a join value. */
-  private readonly joinStepRefs: ReadonlySet<string>;
+  /**
+   * Steps the join fields read: a record of another step cannot change a join value. Undefined when
+   * a join field reads the window itself (start, end, duration, steps), which any record may move.
+   */
+  private readonly joinStepRefs: ReadonlySet<string> | undefined;
   private readonly watermarks: Watermarks;
   private readonly idleDirty = new Set<SessionState>();
   private watermark = -Infinity;
@@ -42,7 +45,8 @@ export class Correlator {
       .filter((s): s is SupplementStep => s.kind === 'supplement')
       .map((s) => new JoinIndex(s, template.session.maxSpanMs));
     for (const join of this.joins) this.joinsByStep.set(join.step.index, join);
-    this.joinStepRefs = new Set(template.joinFields.flatMap((f) => [...f.expr.stepRefs]));
+    const readsWindow = template.joinFields.some((f) => ['start', 'end', 'duration', 'steps'].some((v) => f.expr.variables.has(v)));
+    this.joinStepRefs = readsWindow ? undefined : new Set(template.joinFields.flatMap((f) => [...f.expr.stepRefs]));
   }
 
   get openSessions(): number {
@@ -224,7 +228,8 @@ export class Correlator {
   private refreshJoins(session: SessionState, step: number | undefined): void {
     if (this.joins.length === 0) return;
     for (let changedStep = step; ; changedStep = undefined) {
-      if (session.announced === undefined || changedStep === undefined || this.joinStepRefs.has(this.template.steps[changedStep]!.name)) {
+      const mayChange = changedStep === undefined || !this.joinStepRefs || this.joinStepRefs.has(this.template.steps[changedStep]!.name);
+      if (session.announced === undefined || mayChange) {
         this.announce(session);
       }
       let attached = false;

@@ -47,6 +47,8 @@ export interface CompiledExpression {
   /** `first.x` / `count.x` … member names, and `fields.y` names the expression reads. */
   readonly stepRefs: ReadonlySet<string>;
   readonly fieldRefs: ReadonlySet<string>;
+  /** Context variables the expression reads (`first`, `start`, `steps` …). */
+  readonly variables: ReadonlySet<string>;
 }
 
 /** Compiles and type-checks an expression; throws an Error whose message says what is wrong. */
@@ -58,24 +60,27 @@ export function compileCel(source: string, scope: CelScope): CompiledExpression 
   if (!checked.valid) throw new Error(firstLine(checked.error?.message ?? 'does not type-check'));
   const stepRefs = new Set<string>();
   const fieldRefs = new Set<string>();
-  collectRefs(parsed.ast, stepRefs, fieldRefs);
+  const variables = new Set<string>();
+  collectRefs(parsed.ast, stepRefs, fieldRefs, variables);
   const program = parsed as unknown as CelProgram;
-  return { source, run: (ctx) => program(ctx), stepRefs, fieldRefs };
+  return { source, run: (ctx) => program(ctx), stepRefs, fieldRefs, variables };
 }
 
-function collectRefs(node: unknown, steps: Set<string>, fields: Set<string>): void {
+function collectRefs(node: unknown, steps: Set<string>, fields: Set<string>, variables: Set<string>): void {
   if (Array.isArray(node)) {
-    for (const child of node) collectRefs(child, steps, fields);
+    for (const child of node) collectRefs(child, steps, fields, variables);
     return;
   }
   if (!node || typeof node !== 'object' || !('op' in node)) return;
   const ast = node as ASTNode & { args: unknown };
+  const name = identifier(ast);
+  if (name !== undefined) variables.add(name);
   const member = memberAccess(ast);
   if (member) {
     if ((STEP_MAPS as readonly string[]).includes(member.object)) steps.add(member.name);
     else if (member.object === 'fields') fields.add(member.name);
   }
-  collectRefs(ast.args, steps, fields);
+  collectRefs(ast.args, steps, fields, variables);
 }
 
 function memberAccess(node: ASTNode & { args: unknown }): { object: string; name: string } | undefined {
