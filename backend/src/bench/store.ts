@@ -19,6 +19,9 @@
  *                        afterwards). MariaDB's packaged default is 128 MiB, far below the ~5 GB a
  *                        million sessions with their indexes take; any real deployment sizes it to
  *                        the working set.
+ *   WEFT_BENCH_REDO      e.g. `4G`: SET GLOBAL innodb_log_file_size likewise (MariaDB 10.11 resizes it
+ *                        online; the packaged 96 MiB makes InnoDB flush pages almost continuously
+ *                        under a write-heavy load).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -286,13 +289,24 @@ async function main(): Promise<void> {
         await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${wanted}`);
         await waitForResize(admin);
       }
-      const [now] = (await admin.query('SELECT @@innodb_buffer_pool_size AS bp')) as unknown as [{ bp: number }[]];
+      const [redoVars] = (await admin.query('SELECT @@innodb_log_file_size AS redo')) as unknown as [{ redo: number }[]];
+      const originalRedo = Number(redoVars[0]?.redo);
+      const wantedRedo = env.WEFT_BENCH_REDO ? parseSize(env.WEFT_BENCH_REDO) : undefined;
+      if (wantedRedo !== undefined && wantedRedo !== originalRedo) await admin.query(`SET GLOBAL innodb_log_file_size = ${wantedRedo}`);
+      const [now] = (await admin.query('SELECT @@innodb_buffer_pool_size AS bp, @@innodb_log_file_size AS redo')) as unknown as [
+        { bp: number; redo: number }[],
+      ];
       try {
         report.push(...(await bench('mysql', `${MYSQL_SERVER}/${database}`, Number(env.WEFT_BENCH_WRITERS ?? 2))));
-        report.push(`  (innodb_buffer_pool_size ${Math.round(Number(now[0]?.bp) / 2 ** 20)} MiB)`);
+        report.push(
+          `  (innodb_buffer_pool_size ${Math.round(Number(now[0]?.bp) / 2 ** 20)} MiB, innodb_log_file_size ${Math.round(Number(now[0]?.redo) / 2 ** 20)} MiB)`,
+        );
       } finally {
         if (wanted !== undefined && wanted !== original) {
           await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${original}`).catch(() => undefined);
+        }
+        if (wantedRedo !== undefined && wantedRedo !== originalRedo) {
+          await admin.query(`SET GLOBAL innodb_log_file_size = ${originalRedo}`).catch(() => undefined);
         }
         if (!KEEP) await admin.query(`DROP DATABASE IF EXISTS ${database}`);
         else console.log(`  kept database ${database}`);
