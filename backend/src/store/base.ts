@@ -100,6 +100,7 @@ export abstract class SqlStore implements Store {
 
   abstract migrate(): Promise<void>;
   abstract recordOrphans(orphans: readonly OrphanDoc[]): Promise<void>;
+  abstract takeOrphans(template: string, field: string, value: string): Promise<OrphanDoc[]>;
   abstract saveTemplate(id: string, text: string): Promise<TemplateRecord>;
   abstract deleteTemplate(id: string): Promise<boolean>;
   abstract ping(): Promise<void>;

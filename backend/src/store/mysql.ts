@@ -1,9 +1,9 @@
 import mysql from 'mysql2/promise';
 import type { OrphanDoc } from '../engine/types.js';
 import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
-import { SESSION_COLUMNS, prepareOrphan, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
+import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
 import { planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
-import { mysqlDialect } from './queries.js';
+import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
 import type { StoreOptions, TemplateRecord } from './types.js';
@@ -379,6 +379,27 @@ export class MysqlStore extends SqlStore {
       true,
     );
     this.stats_.orphansWritten += written;
+  }
+
+  async takeOrphans(template: string, field: string, value: string): Promise<OrphanDoc[]> {
+    const rows = await this.run(
+      'orphans',
+      async (c) => {
+        const params: unknown[] = [template, field];
+        const valueCond = mysqlDialect.textEquals('join_value', queryText(value), params);
+        const found = await exec<OrphanRowData[]>(
+          c,
+          `SELECT ${ORPHAN_COLUMNS} FROM orphans WHERE template = ? AND join_field = ? AND ${valueCond} FOR UPDATE`,
+          params,
+        );
+        for (const piece of pieces(found, LADDER)) {
+          await exec(c, `DELETE FROM orphans WHERE id IN (${placeholders(piece.length)})`, piece.map((r) => r.id));
+        }
+        return found;
+      },
+      true,
+    );
+    return rows.map(orphanDocOf);
   }
 
   async saveTemplate(id: string, text: string): Promise<TemplateRecord> {

@@ -243,7 +243,10 @@ export function prepareFields(
 }
 
 function eventsJson(events: readonly EventDoc[] | undefined, notes: string[]): { json: string; count: number } {
-  const list = Array.isArray(events) ? events : [];
+  // The contract's four keys: fired documents carry the engine's held events, which have more.
+  const list: EventDoc[] = Array.isArray(events)
+    ? events.map((e: EventDoc) => ({ step: e.step, source: e.source, time: e.time, value: e.value }))
+    : [];
   let json: string;
   try {
     json = JSON.stringify(list);
@@ -389,7 +392,12 @@ export function prepareOrphan(orphan: OrphanDoc, now: number): OrphanRow {
     notes.push(`value: record of ${Buffer.byteLength(value)} bytes elided`);
     value = JSON.stringify({ _truncated: `record of ${Buffer.byteLength(value)} bytes elided` });
   }
-  const id = hashText(JSON.stringify([orphan.template, orphan.step, orphan.source, time, value]));
+  // The engine's stable id when it gives one that fits; else one derived from the record.
+  const given = (orphan as { id?: unknown }).id;
+  const id =
+    typeof given === 'string' && given !== '' && given.length <= MAX_ID_CHARS && wellFormed(given) === given
+      ? given
+      : hashText(JSON.stringify([orphan.template, orphan.step, orphan.source, time, value]));
   return {
     id,
     template,

@@ -1,4 +1,4 @@
-import type { FieldValue, SessionDoc, SessionStatus } from '../engine/types.js';
+import type { FieldValue, OrphanDoc, SessionDoc, SessionStatus } from '../engine/types.js';
 import { SEVERITIES, type Severity } from '../template/index.js';
 import { codePoints, queryText } from './normalise.js';
 import { GRAIN_MS, type Grain } from './plan.js';
@@ -449,6 +449,8 @@ export function buildFieldValues(dialect: Dialect, name: string, o: FieldValuesO
 
 // ── orphans ────────────────────────────────────────────────────────────────────────────────────
 
+export const ORPHAN_COLUMNS = 'id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json';
+
 export function buildOrphans(dialect: Dialect, q: OrphanQuery): BuiltQuery {
   const limit = pageLimit(q.limit, 50, 1000);
   const params: unknown[] = [];
@@ -481,7 +483,7 @@ export function buildOrphans(dialect: Dialect, q: OrphanQuery): BuiltQuery {
   }
   params.push(limit + 1);
   const sql =
-    'SELECT id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json FROM orphans' +
+    `SELECT ${ORPHAN_COLUMNS} FROM orphans` +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ' ORDER BY time_ms DESC, id DESC LIMIT ?';
   return { sql, params, limit };
@@ -516,6 +518,12 @@ export function orphanOf(row: OrphanRowData): StoredOrphan {
     ...(row.join_value !== null ? { joinValue: row.join_value } : {}),
   };
   return orphan;
+}
+
+/** The orphan as the engine handed it over. */
+export function orphanDocOf(row: OrphanRowData): OrphanDoc {
+  const { recordedAt: _recordedAt, notes: _notes, ...doc } = orphanOf(row);
+  return doc;
 }
 
 /** Statuses, for validating search input. */

@@ -93,7 +93,7 @@ export const MIGRATIONS: readonly Migration[] = [
       )`,
       'CREATE INDEX IF NOT EXISTS ix_orphans_time ON orphans (time_ms, id)',
       'CREATE INDEX IF NOT EXISTS ix_orphans_tpl_time ON orphans (template, time_ms, id)',
-      'CREATE INDEX IF NOT EXISTS ix_orphans_join ON orphans (join_field, join_value)',
+      'CREATE INDEX IF NOT EXISTS ix_orphans_join ON orphans (template, join_field, join_value)',
       `CREATE TABLE IF NOT EXISTS templates (
         id TEXT NOT NULL PRIMARY KEY,
         body TEXT NOT NULL,
@@ -159,7 +159,7 @@ export const MIGRATIONS: readonly Migration[] = [
         KEY ix_rollups_bucket (grain, bucket)
       ) ${MYSQL_TABLE}`,
       `CREATE TABLE IF NOT EXISTS orphans (
-        id VARCHAR(32) NOT NULL,
+        id VARCHAR(128) NOT NULL,
         template VARCHAR(64) NOT NULL,
         step VARCHAR(128) NOT NULL,
         source VARCHAR(128) NOT NULL,
@@ -173,7 +173,7 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (id) ${CLUSTERED},
         KEY ix_orphans_time (time_ms, id),
         KEY ix_orphans_tpl_time (template, time_ms, id),
-        KEY ix_orphans_join (join_field, join_value)
+        KEY ix_orphans_join (template, join_field, join_value)
       ) ${MYSQL_TABLE}`,
       `CREATE TABLE IF NOT EXISTS templates (
         id VARCHAR(64) NOT NULL,

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import type { OrphanDoc } from '../engine/types.js';
 import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
-import { SESSION_COLUMNS, prepareOrphan, sessionValues, type PreparedSession } from './normalise.js';
+import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type PreparedSession } from './normalise.js';
 import { planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
-import { sqliteDialect } from './queries.js';
+import { ORPHAN_COLUMNS, orphanDocOf, sqliteDialect, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE, SCHEMA_VERSION } from './schema.js';
 import type { StoreOptions, TemplateRecord } from './types.js';
@@ -153,6 +153,20 @@ export class SqliteStore extends SqlStore {
       return written;
     });
     this.stats_.orphansWritten += await this.retrying('orphans', () => tx.immediate());
+  }
+
+  async takeOrphans(template: string, field: string, value: string): Promise<OrphanDoc[]> {
+    const tx = this.db.transaction((): OrphanRowData[] => {
+      const rows = this.stmt(`SELECT ${ORPHAN_COLUMNS} FROM orphans WHERE template = ? AND join_field = ? AND join_value = ?`).all(
+        template,
+        field,
+        queryText(value),
+      ) as OrphanRowData[];
+      const del = this.stmt('DELETE FROM orphans WHERE id = ?');
+      for (const r of rows) del.run(r.id);
+      return rows;
+    });
+    return (await this.retrying('orphans', () => tx.immediate())).map(orphanDocOf);
   }
 
   async saveTemplate(id: string, text: string): Promise<TemplateRecord> {

@@ -20,7 +20,7 @@ export interface Store {
    * transactions, each consistent on its own.
    */
   upsertSessions(sessions: readonly SessionDoc[]): Promise<void>;
-  /** Idempotent: the same orphan (template, step, source, time, value) recorded twice is kept once. */
+  /** Idempotent: an orphan recorded twice (same engine `id`) is kept once. */
   recordOrphans(orphans: readonly OrphanDoc[]): Promise<void>;
   /**
    * Stored sessions a late record may belong to: by anchor key, or by a field value (string match;
@@ -44,6 +44,12 @@ export interface Store {
   fieldValues(name: string, options?: FieldValuesOptions): Promise<FieldValuesResult>;
   /** Orphans, newest first (event time, then id, descending), keyset-paginated. */
   orphans(query?: OrphanQuery): Promise<OrphanPage>;
+  /**
+   * Removes and returns the orphans of `template` that waited on `field` = `value` (the engine's
+   * adopt request: it hands them to `Engine.adopt`; those that still join nothing come back as
+   * orphans). Atomic: two callers never both take the same orphan.
+   */
+  takeOrphans(template: string, field: string, value: string): Promise<OrphanDoc[]>;
 
   /** Stores a template's source text; the revision rises only when the text changes. */
   saveTemplate(id: string, text: string): Promise<TemplateRecord>;
@@ -248,8 +254,6 @@ export interface OrphanQuery {
 }
 
 export interface StoredOrphan extends OrphanDoc {
-  /** Stable id (a hash of template, step, source, time and value). */
-  readonly id: string;
   readonly recordedAt: number;
   readonly notes: readonly string[];
 }

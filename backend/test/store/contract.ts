@@ -84,7 +84,9 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
           { step: 'delivered', source: 'game', time: T0 + 5, value: 'raw text' },
         ],
       });
-      await store.upsertSessions([doc]);
+      // Fired documents carry the engine's held events (more keys): the store keeps the four.
+      const held = { ...doc, events: doc.events.map((e, i) => ({ ...e, stepIndex: i, id: `d${i}`, key: 'k', template: 'payment' })) };
+      await store.upsertSessions([held]);
       expect(await store.getSession('s1')).toEqual(doc);
       const stored = await store.getStored('s1');
       expect(stored?.notes).toEqual([]);
@@ -589,6 +591,7 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
 
   describe('orphans', () => {
     const orphan = (i: number) => ({
+      id: `orphan-${i}`,
       template: i % 2 ? 'payment' : 'refund',
       step: 'channel_callback',
       source: 'channel',
@@ -612,7 +615,7 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
         cursor = page.cursor;
       } while (cursor !== null);
       expect(got).toHaveLength(25);
-      expect(new Set(got.map((o) => o.id)).size).toBe(25);
+      expect(new Set(got.map((o) => o.id))).toEqual(new Set(list.map((o) => o.id)));
       const times = got.map((o) => o.time);
       expect(times).toEqual([...times].sort((a, b) => b - a));
       const [one] = (await store.orphans({ joinField: 'trans_id', joinValue: 'TR3' })).orphans;
@@ -620,6 +623,29 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       expect((await store.orphans({ template: 'payment' })).orphans).toHaveLength(12);
       expect((await store.orphans({ from: T0 + 5000, to: T0 + 7000 })).orphans).toHaveLength(4);
       await expect(store.orphans({ cursor: 'x' })).rejects.toBeInstanceOf(StoreQueryError);
+    });
+
+    it('hands orphans waiting on a join value over once (adoption)', async () => {
+      const list = Array.from({ length: 6 }, (_, i) => ({ ...orphan(i), template: 'payment', joinValue: i < 4 ? 'TRX' : `TR${i}` }));
+      await store.recordOrphans([...list, { ...orphan(9), template: 'refund', joinValue: 'TRX' }]);
+      const [a, b] = await Promise.all([
+        store.takeOrphans('payment', 'trans_id', 'TRX'),
+        store.takeOrphans('payment', 'trans_id', 'TRX'),
+      ]);
+      const taken = [...a, ...b];
+      expect(taken.map((o) => o.id).sort()).toEqual(['orphan-0', 'orphan-1', 'orphan-2', 'orphan-3']);
+      expect(taken.find((o) => o.id === 'orphan-1')).toEqual(list[1]);
+      expect(await store.takeOrphans('payment', 'trans_id', 'TRX')).toEqual([]);
+      expect(await store.takeOrphans('payment', 'trans_id', 'TRX ')).toEqual([]);
+      expect((await store.orphans()).orphans.map((o) => o.id).sort()).toEqual(['orphan-4', 'orphan-5', 'orphan-9']);
+    });
+
+    it('derives an id when none is given', async () => {
+      const { id: _id, ...anonymous } = orphan(1);
+      await store.recordOrphans([anonymous as never, anonymous as never]);
+      const [one, ...rest] = (await store.orphans()).orphans;
+      expect(rest).toEqual([]);
+      expect(one?.id).toMatch(/^[A-Za-z0-9_-]{20,}$/);
     });
   });
 

@@ -74,7 +74,7 @@ describe.skipIf(!reachable)('mysql store under faults', () => {
         await store.upsertSessions(batch(1, from));
       }
       await store.recordOrphans(
-        Array.from({ length: 300 }, (_, i) => ({ template: 'payment', step: 's', source: 'x', time: T0 + i, value: { i }, reason: 'r' })),
+        Array.from({ length: 300 }, (_, i) => ({ id: `o${i}`, template: 'payment', step: 's', source: 'x', time: T0 + i, value: { i }, reason: 'r' })),
       );
     } finally {
       killing = false;
