@@ -2,7 +2,7 @@ import mysql from 'mysql2/promise';
 import type { OrphanDoc } from '../engine/types.js';
 import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
-import { planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
+import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
@@ -297,22 +297,10 @@ export class MysqlStore extends SqlStore {
     for (const piece of pieces(ids, LADDER)) {
       const rows = await exec(
         c,
-        `SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, fields_json FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
+        `SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
         piece,
       );
-      for (const r of rows) {
-        existing.set(String(r.id), {
-          id: String(r.id),
-          version: Number(r.version),
-          status: String(r.status),
-          template: String(r.template),
-          verdict: r.verdict === null ? null : String(r.verdict),
-          severity: r.severity === null ? null : String(r.severity),
-          start: Number(r.start_ms),
-          fieldsHash: String(r.fields_hash),
-          fieldsJson: String(r.fields_json),
-        });
-      }
+      for (const r of rows) existing.set(String(r.id), existingOf(r));
     }
     const plan = planUpsert(batch, existing);
     const columns = SESSION_COLUMNS.length;

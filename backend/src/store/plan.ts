@@ -21,6 +21,23 @@ export interface ExistingState {
   readonly fieldsJson: string;
 }
 
+/** The SELECT list that reads an ExistingState, and the mapping of its row (both stores). */
+export const EXISTING_COLUMNS = 'id, version, status, template, verdict, severity, start_ms, fields_hash, fields_json';
+
+export function existingOf(r: Record<string, unknown>): ExistingState {
+  return {
+    id: String(r.id),
+    version: Number(r.version),
+    status: String(r.status),
+    template: String(r.template),
+    verdict: r.verdict === null ? null : String(r.verdict),
+    severity: r.severity === null ? null : String(r.severity),
+    start: Number(r.start_ms),
+    fieldsHash: String(r.fields_hash),
+    fieldsJson: String(r.fields_json),
+  };
+}
+
 export type Grain = 'm' | 'h' | 'd';
 export const GRAINS: readonly Grain[] = ['m', 'h', 'd'];
 export const GRAIN_MS: Readonly<Record<Grain, number>> = { m: 60_000, h: 3_600_000, d: 86_400_000 };

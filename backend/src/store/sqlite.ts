@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import type { OrphanDoc } from '../engine/types.js';
 import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type PreparedSession } from './normalise.js';
-import { planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
+import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, orphanDocOf, sqliteDialect, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE, SCHEMA_VERSION } from './schema.js';
@@ -81,23 +81,13 @@ export class SqliteStore extends SqlStore {
   protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
     const tx = this.db.transaction((): UpsertPlan => {
       const read = this.stmt(
-        'SELECT id, version, status, template, verdict, severity, start_ms, fields_hash, fields_json FROM sessions WHERE id = ?',
+        `SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id = ?`,
       );
       const existing = new Map<string, ExistingState>();
       for (const p of batch) {
         const r = read.get(p.row.id) as Row | undefined;
         if (r === undefined) continue;
-        existing.set(p.row.id, {
-          id: p.row.id,
-          version: Number(r.version),
-          status: String(r.status),
-          template: String(r.template),
-          verdict: r.verdict === null ? null : String(r.verdict),
-          severity: r.severity === null ? null : String(r.severity),
-          start: Number(r.start_ms),
-          fieldsHash: String(r.fields_hash),
-          fieldsJson: String(r.fields_json),
-        });
+        existing.set(p.row.id, existingOf(r));
       }
       const plan = planUpsert(batch, existing);
       const insert = this.stmt(

@@ -1,4 +1,4 @@
-import type { FieldValue, Lookup, OrphanDoc, SessionDoc, SessionStatus } from '../engine/types.js';
+import type { Lookup, OrphanDoc, SessionDoc, SessionStatus } from '../engine/types.js';
 import type { Severity } from '../template/index.js';
 
 /**
@@ -128,20 +128,7 @@ export interface StoredSession {
 }
 
 /** A search hit: the session without its events. */
-export interface SessionSummary {
-  readonly id: string;
-  readonly template: string;
-  readonly key: string;
-  readonly start: number;
-  readonly end: number;
-  readonly status: SessionStatus;
-  readonly version: number;
-  readonly verdict: string | null;
-  readonly severity: Severity | null;
-  readonly explain: string | null;
-  readonly splitOf: string | null;
-  readonly mergedInto: string | null;
-  readonly fields: Readonly<Record<string, FieldValue>>;
+export interface SessionSummary extends Omit<SessionDoc, 'events'> {
   readonly eventCount: number;
   readonly notes: readonly string[];
   readonly updatedAt: number;
