@@ -411,17 +411,6 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
   });
 
   describe('rollups under random fires, updates, merges and replays', () => {
-    interface Op {
-      readonly kind: 'fire' | 'replay';
-      readonly id: number;
-      readonly verdict: number;
-      readonly start: number;
-      readonly status: SessionStatus;
-      readonly template: number;
-      readonly fields: Record<string, FieldValue>;
-      readonly pick: number;
-      readonly bump: number;
-    }
     const VERDICTS: [string | null, string | null][] = [
       ['ok', 'ok'],
       ['paid_no_callback', 'critical'],
