@@ -33,6 +33,16 @@ describe('weft CLI (built)', () => {
     expect(replay.stderr).toMatch(/^late re-applied +\d+/m);
   });
 
+  it('--show-errors N prints the first N bad lines and counts them all', () => {
+    const input = join(dir, 'bad-lines.ndjson');
+    writeFileSync(input, ['{', '{"source": "nope", "value": {}}', '[]', 'x'].join('\n') + '\n');
+    const r = run('replay', '--template', 'templates/payment.yaml', '--input', input, '--show-errors', '2');
+    expect(r.status).toBe(0);
+    expect([...r.stderr.matchAll(/^line (\d+): /gm)].map((m) => Number(m[1]))).toEqual([1, 2]);
+    expect(r.stderr).toMatch(/further bad lines are only counted/);
+    expect(r.stderr).toMatch(/^skipped +4 /m);
+  });
+
   it('writes to stdout without --out', () => {
     const input = join(dir, 'tiny.ndjson');
     writeFileSync(input, JSON.stringify({ source: 'billing', value: { ts: 1790000000000, log_id: 'x', action: 'create_order', order_id: 'o1', amount: 1 } }) + '\n');

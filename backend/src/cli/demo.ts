@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { replayCommand } from './replay.js';
@@ -38,8 +38,10 @@ export async function demoCommand(argv: string[]): Promise<number> {
   process.stderr.write(`generating ${sessions.toLocaleString('en')} orders -> ${input}\n`);
   const truth = await writePayment({ sessions, seed }, input);
   process.stderr.write(`${truth.lines.toLocaleString('en')} lines (${truth.lateRecords} late, ${truth.redeliveries} re-delivered, ${truth.malformed} malformed)\n\nreplaying with ${template}\n`);
+  // The demo's directory is its own scratch space: each run starts from an empty store.
+  for (const suffix of ['', '-wal', '-shm']) rmSync(join(values.dir, `weft.db${suffix}`), { force: true });
   const store = `sqlite:${join(values.dir, 'weft.db')}`;
-  const code = await replayCommand(['--template', template, '--input', input, '--out', out, '--store', store, '--quiet']);
+  const code = await replayCommand(['--template', template, '--input', input, '--out', out, '--store', store, '--show-errors', '5', '--quiet']);
   process.stderr.write(`\nsessions and orphans written to ${out} and to ${store}\n`);
   return code;
 }

@@ -14,7 +14,8 @@ export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] -
 Runs the engine over a file (line order = arrival order), ends the input, and writes one line per
 final session and per orphan (to --out, or stdout). Bad lines are reported on stderr and skipped.
 With --store (sqlite:./weft.db, mysql://user:pass@host:port/db) the final sessions and orphans are
-also upserted into that store, where the API and Grafana read them.`;
+also upserted into that store, where the API and Grafana read them. --show-errors N prints only the
+first N bad lines (all are counted in the summary).`;
 
 export async function replayCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -24,6 +25,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       input: { type: 'string' },
       out: { type: 'string' },
       store: { type: 'string' },
+      'show-errors': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -48,8 +50,14 @@ export async function replayCommand(argv: string[]): Promise<number> {
     throw error;
   }
   const progress = new Progress('replay', values.quiet);
+  const showErrors = values['show-errors'] === undefined ? Infinity : Number(values['show-errors']);
+  let shown = 0;
   const replay = new Replay(templates, {
-    onError: (e) => process.stderr.write(`line ${e.line}: ${e.reason}\n`),
+    onError: (e) => {
+      if (shown < showErrors) process.stderr.write(`line ${e.line}: ${e.reason}\n`);
+      else if (shown === showErrors) process.stderr.write(`… further bad lines are only counted in the summary (--show-errors ${showErrors})\n`);
+      shown++;
+    },
   });
   const input = createInterface({ input: createReadStream(values.input), crlfDelay: Infinity });
   let lines = 0;
