@@ -74,6 +74,12 @@ export function templateOf(row: Row): TemplateRecord {
   };
 }
 
+/** The record a save writes: the revision rises only when the text changed (undefined: nothing to write). */
+export function nextTemplateRecord(id: string, text: string, old: Row | undefined): TemplateRecord | undefined {
+  if (old !== undefined && old.body === text) return undefined;
+  return { id, text, revision: old === undefined ? 1 : Number(old.revision) + 1, updatedAt: Date.now() };
+}
+
 /**
  * What both SQL stores share: everything that is one SELECT (get, lookup, search, stats, field
  * values, orphans, templates). Writes and migrations are dialect-specific.

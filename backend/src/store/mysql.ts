@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
 import type { OrphanDoc } from '../engine/types.js';
-import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
+import { SqlStore, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
@@ -398,13 +398,8 @@ export class MysqlStore extends SqlStore {
       async (c) => {
         const rows = await exec(c, 'SELECT id, body, revision, updated_ms FROM templates WHERE id = ? FOR UPDATE', [id]);
         const old = rows[0];
-        if (old !== undefined && old.body === text) return templateOf(old);
-        const record: TemplateRecord = {
-          id,
-          text,
-          revision: old === undefined ? 1 : Number(old.revision) + 1,
-          updatedAt: Date.now(),
-        };
+        const record = nextTemplateRecord(id, text, old);
+        if (record === undefined) return templateOf(old!);
         await exec(
           c,
           'INSERT INTO templates (id, body, revision, updated_ms) VALUES (?, ?, ?, ?) ' +

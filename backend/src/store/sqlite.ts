@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { OrphanDoc } from '../engine/types.js';
-import { SqlStore, checkTemplateId, checkTemplateText, templateOf, type Row } from './base.js';
+import { SqlStore, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, orphanDocOf, sqliteDialect, type OrphanRowData } from './queries.js';
@@ -164,13 +164,8 @@ export class SqliteStore extends SqlStore {
     checkTemplateText(text);
     const tx = this.db.transaction((): TemplateRecord => {
       const old = this.stmt('SELECT id, body, revision, updated_ms FROM templates WHERE id = ?').get(id) as Row | undefined;
-      if (old !== undefined && old.body === text) return templateOf(old);
-      const record: TemplateRecord = {
-        id,
-        text,
-        revision: old === undefined ? 1 : Number(old.revision) + 1,
-        updatedAt: Date.now(),
-      };
+      const record = nextTemplateRecord(id, text, old);
+      if (record === undefined) return templateOf(old!);
       this.stmt(
         'INSERT INTO templates (id, body, revision, updated_ms) VALUES (?, ?, ?, ?) ' +
           'ON CONFLICT (id) DO UPDATE SET body = excluded.body, revision = excluded.revision, updated_ms = excluded.updated_ms',
