@@ -1,5 +1,5 @@
 import type { CompiledTemplate } from '../template/index.js';
-import { SessionState, type HeldEvent } from './session.js';
+import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import { Timers } from './timers.js';
 
 const NO_SESSIONS: readonly SessionState[] = Object.freeze([]) as readonly SessionState[];
@@ -59,7 +59,7 @@ export class AnchorWindows {
     touching ??= [only];
     const spanWith = (group: readonly SessionState[]) =>
       Math.max(event.time, ...group.map((s) => s.end)) - Math.min(event.time, ...group.map((s) => s.start));
-    if (touching.length > 0 && spanWith(touching) <= maxSpan) {
+    if (spanWith(touching) <= maxSpan) {
       const [survivor, ...absorbed] = [...touching].sort(olderFirst);
       for (const other of absorbed) {
         survivor!.absorb(other);
@@ -72,11 +72,11 @@ export class AnchorWindows {
     // Too long to merge: the record goes to the nearest session it fits in, else opens its own.
     const fits = touching
       .filter((s) => spanWith([s]) <= maxSpan)
-      .sort((a, b) => distance(a, event.time) - distance(b, event.time));
+      .sort((a, b) => distanceTo(a, event.time) - distanceTo(b, event.time));
     if (fits[0]) {
       fits[0].addAnchor(event);
       this.schedule(fits[0]);
-      return { session: fits[0], created: false, absorbed: [], duplicate: false };
+      return { session: fits[0], created: false, absorbed: NO_SESSIONS, duplicate: false };
     }
     return this.openSession(key, event, newId);
   }
@@ -122,6 +122,8 @@ export class AnchorWindows {
 
   /** Remembers a session that left memory so later sessions of its key can link to it as splits. */
   remember(key: string, past: PastSession): void {
+    // Nothing can link to it as a split: do not keep it (this runs for every closed session).
+    if (this.template.session.splitWithinMs <= 0) return;
     const list = this.past.get(key) ?? [];
     if (list.some((p) => p.id === past.id)) return;
     list.push(past);
@@ -180,8 +182,4 @@ export class AnchorWindows {
 
 function olderFirst(a: SessionState, b: SessionState): number {
   return a.start - b.start || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-}
-
-function distance(s: SessionState, t: number): number {
-  return t < s.start ? s.start - t : t > s.end ? t - s.end : 0;
 }

@@ -4,7 +4,7 @@ import { evaluate, evaluateFields, joinValues, sessionContext } from './evaluate
 import { hash64 } from './hash.js';
 import { JoinIndex } from './join.js';
 import { dedupId, normalise, orphanId } from './normalise.js';
-import { SessionState, type HeldEvent } from './session.js';
+import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
 import type {
   AdoptRequest, Emission, EngineCounters, EventDoc, LateRequest, NormalEvent, OrphanDoc, SessionDoc, Trigger,
@@ -136,7 +136,7 @@ export class Correlator {
   adopt(request: AdoptRequest, orphans: readonly OrphanDoc[], out: Emission[]): void {
     this.out = out;
     for (const orphan of orphans) {
-      const step = this.template.steps.find((s) => s.name === orphan.step);
+      const step = this.template.stepsByName.get(orphan.step);
       if (orphan.template !== this.template.id || step?.kind !== 'supplement' || step.join.field !== request.field) {
         this.emitOrphan(orphan);
         continue;
@@ -378,7 +378,7 @@ export class Correlator {
 
   private rehydrateForJoin(join: JoinIndex, event: NormalEvent, stored: readonly SessionDoc[]): SessionState | undefined {
     const offering = stored.filter((d) => joinValues(d.fields, join.field).includes(event.key) && join.accepts(d, event.time));
-    const nearest = offering.sort((a, b) => distance(a, event.time) - distance(b, event.time))[0];
+    const nearest = offering.sort((a, b) => distanceTo(a, event.time) - distanceTo(b, event.time))[0];
     if (!nearest) return undefined;
     return this.findOpen(nearest.key, nearest.id) ?? this.rehydrate(nearest);
   }
@@ -396,7 +396,7 @@ export class Correlator {
 
   /** A stored or snapshotted event held again; steps the template no longer has are left out. */
   private holdStored(stepName: string, time: number, value: unknown, id: string | undefined): HeldEvent[] {
-    const step = this.template.steps.find((s) => s.name === stepName);
+    const step = this.template.stepsByName.get(stepName);
     if (!step) return [];
     const dedup = id ?? dedupId(value, this.template.sources.get(step.source)?.id);
     return [{ step: step.name, stepIndex: step.index, source: step.source, time, id: dedup, value }];
@@ -425,7 +425,6 @@ export class Correlator {
   }
 
   restore(state: CorrelatorSnapshot): void {
-    const stepIndex = new Map(this.template.steps.map((s) => [s.name, s.index]));
     this.watermark = state.watermark;
     this.now = state.now ?? undefined;
     this.progressAt = state.progressAt ?? undefined;
@@ -433,13 +432,13 @@ export class Correlator {
     this.watermarks.restore(state.sources);
     for (const [key, past] of state.past) this.windows.remember(key, past as PastSession);
     for (const w of state.waiting) {
-      const step = stepIndex.get(w.step);
-      const join = step === undefined ? undefined : this.joinsByStep.get(step);
-      if (join) join.wait({ ...w, stepIndex: step! });
+      const step = this.template.stepsByName.get(w.step);
+      const join = step && this.joinsByStep.get(step.index);
+      if (join) join.wait({ ...w, stepIndex: step!.index });
     }
     for (const c of state.closed) {
-      const join = this.joins.find((j) => j.step.name === c.step);
-      join?.restoreClosed(c.value, c.past);
+      const step = this.template.stepsByName.get(c.step);
+      if (step) this.joinsByStep.get(step.index)?.restoreClosed(c.value, c.past);
     }
     for (const s of state.sessions) {
       const events = s.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, e.id));
@@ -456,8 +455,4 @@ export class Correlator {
 /** Stable for the record that opened the session, so replays give the same ids. */
 function sessionId(event: NormalEvent): string {
   return hash64(`${event.template}\u0000${event.key}\u0000${event.time}\u0000${event.id}`);
-}
-
-function distance(s: { start: number; end: number }, t: number): number {
-  return t < s.start ? s.start - t : t > s.end ? t - s.end : 0;
 }

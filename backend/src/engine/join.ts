@@ -1,6 +1,6 @@
 import type { SupplementStep } from '../template/index.js';
 import type { PastSession } from './anchor.js';
-import type { SessionState } from './session.js';
+import { distanceTo, type SessionState } from './session.js';
 import { Timers } from './timers.js';
 import type { NormalEvent } from './types.js';
 
@@ -64,7 +64,7 @@ export class JoinIndex {
     let bestDistance = Infinity;
     for (const session of this.open.get(event.key) ?? []) {
       if (!session.live || !this.accepts(session, event.time)) continue;
-      const d = event.time < session.start ? session.start - event.time : Math.max(0, event.time - session.end);
+      const d = distanceTo(session, event.time);
       if (d < bestDistance) [best, bestDistance] = [session, d];
     }
     return best;

@@ -15,6 +15,11 @@ export interface HeldEvent extends EventDoc {
  * The in-memory state of one session. Kept small (it is multiplied by every open session):
  * window bounds come from anchor events only, supplements ride along without stretching it.
  */
+/** How far `t` lies outside the window [start, end]; 0 inside it. */
+export function distanceTo(window: { readonly start: number; readonly end: number }, t: number): number {
+  return t < window.start ? window.start - t : t > window.end ? t - window.end : 0;
+}
+
 export class SessionState {
   /** Join values announced per join field, as last evaluated. */
   announced: Map<string, readonly string[]> | undefined = undefined;

@@ -40,8 +40,9 @@ class Compiler {
         this.report(`steps.${step.name}.join.field`, `unknown field "${step.join.field}" (declare it under fields)`);
       }
     }
+    const stepsByName = new Map(steps.map((s) => [s.name, s]));
     const complete = doc.session.complete.flatMap((name, i) => {
-      const step = steps.find((s) => s.name === name);
+      const step = stepsByName.get(name);
       if (!step) this.report(`session.complete.${i}`, `unknown step "${name}"`);
       return step ? [step.index] : [];
     });
@@ -55,6 +56,7 @@ class Compiler {
       title: doc.title ?? doc.id,
       sources,
       steps,
+      stepsByName,
       stepsBySource,
       anchorSources: [...new Set(steps.filter((s) => s.kind === 'anchor').map((s) => s.source))],
       session: {

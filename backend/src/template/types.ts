@@ -73,6 +73,7 @@ export interface CompiledTemplate {
   readonly title: string;
   readonly sources: ReadonlyMap<string, SourceSpec>;
   readonly steps: readonly StepSpec[];
+  readonly stepsByName: ReadonlyMap<string, StepSpec>;
   readonly stepsBySource: ReadonlyMap<string, readonly StepSpec[]>;
   readonly anchorSources: readonly string[];
   readonly session: SessionSpec;
