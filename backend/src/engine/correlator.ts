@@ -348,9 +348,9 @@ export class Correlator {
     });
   }
 
-  /** The held events themselves, in time order (a fire's document shares them, never copies). */
+  /** The held events themselves, already in time order (a fire's document shares them, never copies). */
   private eventDocs(session: SessionState): readonly EventDoc[] {
-    return [...session.events].sort((a, b) => a.time - b.time || a.stepIndex - b.stepIndex);
+    return session.events.slice();
   }
 
   private orphanSupplement(join: JoinIndex, event: NormalEvent): void {

@@ -36,7 +36,7 @@ export function sessionContext(template: CompiledTemplate, session: SessionState
   const all = { ...noRecords };
   const count = { ...zeros };
   const present: string[] = [];
-  for (const e of inTimeOrder(session.events)) {
+  for (const e of session.events) {
     const name = e.step;
     if (count[name] === 0n) {
       first[name] = e.value;
@@ -61,14 +61,6 @@ export function sessionContext(template: CompiledTemplate, session: SessionState
     fields: {},
     steps: present,
   };
-}
-
-/** Events mostly arrive in time order; sort a copy only when they did not. */
-function inTimeOrder<T extends { time: number }>(events: readonly T[]): readonly T[] {
-  for (let i = 1; i < events.length; i++) {
-    if (events[i]!.time < events[i - 1]!.time) return [...events].sort((a, b) => a.time - b.time);
-  }
-  return events;
 }
 
 /** Evaluates `specs` in order into `context.fields`; a field whose expression fails stays absent. */

@@ -20,6 +20,10 @@ export function distanceTo(window: { readonly start: number; readonly end: numbe
   return t < window.start ? window.start - t : t > window.end ? t - window.end : 0;
 }
 
+function byTime(a: HeldEvent, b: HeldEvent): number {
+  return a.time - b.time || a.stepIndex - b.stepIndex;
+}
+
 export class SessionState {
   /** Join values announced per join field, as last evaluated. */
   announced: Map<string, readonly string[]> | undefined = undefined;
@@ -39,12 +43,15 @@ export class SessionState {
     readonly key: string,
     public start: number,
     public end: number,
+    /** Kept in event-time order (ties by step position), so fires and CEL contexts never sort. */
     public events: HeldEvent[],
     /** Last fired version; 0 = never fired. */
     public version: number,
     public status: SessionStatus,
     public splitOf: string | null,
-  ) {}
+  ) {
+    events.sort(byTime);
+  }
 
   get fired(): boolean {
     return this.version > 0;
@@ -67,20 +74,29 @@ export class SessionState {
 
   /** Adds an anchor event and stretches the window to it. */
   addAnchor(event: HeldEvent): void {
-    this.events.push(event);
+    this.insert(event);
     if (event.time < this.start) this.start = event.time;
     if (event.time > this.end) this.end = event.time;
     this.dirty = true;
   }
 
   addSupplement(event: HeldEvent): void {
-    this.events.push(event);
+    this.insert(event);
     this.dirty = true;
+  }
+
+  /** Records mostly arrive in time order: walk back from the end to the event's place. */
+  private insert(event: HeldEvent): void {
+    const events = this.events;
+    let i = events.length;
+    while (i > 0 && byTime(events[i - 1]!, event) > 0) i--;
+    if (i === events.length) events.push(event);
+    else events.splice(i, 0, event);
   }
 
   /** Takes over another session's events (the other becomes a tombstone). */
   absorb(other: SessionState): void {
-    for (const e of other.events) if (!this.has(e.stepIndex, e.id)) this.events.push(e);
+    for (const e of other.events) if (!this.has(e.stepIndex, e.id)) this.insert(e);
     if (other.start < this.start) this.start = other.start;
     if (other.end > this.end) this.end = other.end;
     other.events = [];
