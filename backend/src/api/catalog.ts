@@ -1,0 +1,58 @@
+import type { Store, TemplateRecord } from '../store/index.js';
+import { parseTemplate, TemplateError, type CompiledTemplate } from '../template/index.js';
+
+/**
+ * Compiled templates by id, for traces (the behaviour tree) and tag names: those given at start
+ * (`weft serve --template`, the runtime's set) first, else the stored text compiled once per
+ * revision. A stored template that no longer compiles counts as unknown (traces fall back to time
+ * order) rather than failing the request.
+ */
+export class TemplateCatalog {
+  private readonly fixed: Map<string, CompiledTemplate>;
+  private readonly compiled = new Map<string, { readonly revision: number; readonly template: CompiledTemplate | undefined }>();
+
+  constructor(private readonly store: Store, templates: readonly CompiledTemplate[] = []) {
+    this.fixed = new Map(templates.map((t) => [t.id, t]));
+  }
+
+  async get(id: string): Promise<CompiledTemplate | undefined> {
+    const fixed = this.fixed.get(id);
+    if (fixed) return fixed;
+    const cached = this.compiled.get(id);
+    // A cached compile is reused while the stored revision is the same; the store read is cheap
+    // next to a CEL compile, and keeps several API processes in step with each other's saves.
+    const record = await this.store.getTemplate(id);
+    if (!record) return undefined;
+    if (cached && cached.revision === record.revision) return cached.template;
+    return this.remember(record);
+  }
+
+  /** Every known template (given ones win over stored ones of the same id). */
+  async all(): Promise<CompiledTemplate[]> {
+    const out = new Map(this.fixed);
+    for (const record of await this.store.listTemplates()) {
+      if (out.has(record.id)) continue;
+      const cached = this.compiled.get(record.id);
+      const template = cached && cached.revision === record.revision ? cached.template : this.remember(record);
+      if (template) out.set(record.id, template);
+    }
+    return [...out.values()];
+  }
+
+  /** Records a template just saved (already compiled by the caller). */
+  saved(record: TemplateRecord, template: CompiledTemplate): void {
+    this.compiled.set(record.id, { revision: record.revision, template });
+  }
+
+  private remember(record: TemplateRecord): CompiledTemplate | undefined {
+    let template: CompiledTemplate | undefined;
+    try {
+      template = parseTemplate(record.text, `${record.id}.yaml`);
+    } catch (error) {
+      if (!(error instanceof TemplateError)) throw error;
+      template = undefined;
+    }
+    this.compiled.set(record.id, { revision: record.revision, template });
+    return template;
+  }
+}

@@ -1,0 +1,26 @@
+import { z } from 'zod';
+import { SEVERITIES } from '../template/index.js';
+
+/** A query parameter given once, repeated, or comma-separated: always a list of non-empty strings. */
+export const list = <T extends z.ZodType<string, string>>(item: T) =>
+  z
+    .union([z.string(), z.array(z.string())])
+    .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''))
+    .pipe(z.array(item).min(1));
+
+/** Epoch milliseconds, or an ISO-8601 date-time. */
+export const instant = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    ctx.addIssue({ code: 'custom', message: `not a time (epoch ms or ISO-8601): ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+export const limit = (max: number) => z.coerce.number().int().min(1).max(max);
+export const severity = z.enum(SEVERITIES);
+export const status = z.enum(['open', 'final', 'merged']);
+export const sessionId = z.string().min(1).max(128);
+export const templateId = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a template id is 1–64 of [A-Za-z0-9_.-]');
+export const fieldName = z.string().min(1).max(64);
