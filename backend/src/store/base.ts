@@ -35,7 +35,11 @@ import {
   type StoreInfo,
   type StoredSession,
   type TemplateRecord,
+  type OperatorMerge,
+  type SessionVersion,
 } from './types.js';
+import type { Severity } from '../template/index.js';
+import type { SessionStatus } from '../engine/types.js';
 
 export type Row = Record<string, unknown>;
 type DocRowData = HeadRowData & { readonly events_json: string };
@@ -80,6 +84,15 @@ export function nextTemplateRecord(id: string, text: string, old: Row | undefine
   return { id, text, revision: old === undefined ? 1 : Number(old.revision) + 1, updatedAt: Date.now() };
 }
 
+/** `session_versions` columns, in the order {@link versionValues} gives them. */
+export const VERSION_COLUMNS = ['session_id', 'version', 'status', 'verdict', 'severity', 'event_count', 'start_ms', 'end_ms', 'written_ms'] as const;
+
+/** The history row of a session version being written. */
+export function versionValues(p: PreparedSession): unknown[] {
+  const r = p.row;
+  return [r.id, r.version, r.status, r.verdict, r.severity, r.eventCount, r.start, r.end, r.updatedAt];
+}
+
 /**
  * What both SQL stores share: everything that is one SELECT (get, lookup, search, stats, field
  * values, orphans, templates). Writes and migrations are dialect-specific.
@@ -109,6 +122,8 @@ export abstract class SqlStore implements Store {
   abstract takeOrphans(template: string, field: string, value: string): Promise<OrphanDoc[]>;
   abstract saveTemplate(id: string, text: string): Promise<TemplateRecord>;
   abstract deleteTemplate(id: string): Promise<boolean>;
+  abstract recordMerge(survivorId: string, absorbed: SessionDoc): Promise<void>;
+  abstract deleteMerge(absorbedId: string): Promise<void>;
   abstract ping(): Promise<void>;
   abstract close(): Promise<void>;
 
@@ -197,6 +212,35 @@ export abstract class SqlStore implements Store {
       orphanOf,
     );
     return { orphans: page.items, cursor: page.cursor };
+  }
+
+  async history(id: string): Promise<SessionVersion[]> {
+    const rows = await this.select(
+      'SELECT version, status, verdict, severity, event_count, start_ms, end_ms, written_ms FROM session_versions WHERE session_id = ? ORDER BY version',
+      [id],
+    );
+    return rows.map((r) => ({
+      version: Number(r.version),
+      status: String(r.status) as SessionStatus,
+      verdict: r.verdict === null ? null : String(r.verdict),
+      severity: r.severity === null ? null : (String(r.severity) as Severity),
+      eventCount: Number(r.event_count),
+      start: Number(r.start_ms),
+      end: Number(r.end_ms),
+      writtenAt: Number(r.written_ms),
+    }));
+  }
+
+  async merges(survivorId: string): Promise<OperatorMerge[]> {
+    const rows = await this.select(
+      'SELECT survivor_id, absorbed_json, merged_ms FROM operator_merges WHERE survivor_id = ? ORDER BY merged_ms, absorbed_id',
+      [survivorId],
+    );
+    return rows.map((r) => ({
+      survivorId: String(r.survivor_id),
+      absorbed: JSON.parse(String(r.absorbed_json)) as SessionDoc,
+      mergedAt: Number(r.merged_ms),
+    }));
   }
 
   async listTemplates(): Promise<TemplateRecord[]> {

@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise';
-import type { OrphanDoc } from '../engine/types.js';
-import { SqlStore, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
+import type { OrphanDoc, SessionDoc } from '../engine/types.js';
+import { SqlStore, VERSION_COLUMNS, versionValues, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
@@ -90,6 +90,8 @@ const keyDelete = (table: string, value: string, rows: number): string => {
 };
 const ROLLUP_ADD = (values: string): string =>
   `INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ${values} ON DUPLICATE KEY UPDATE n = n + VALUES(n)`;
+const VERSION_INSERT = (values: string): string =>
+  `INSERT INTO session_versions (${VERSION_COLUMNS.join(', ')}) VALUES ${values} ON DUPLICATE KEY UPDATE session_id = session_id`;
 const ORPHAN_INSERT = (values: string): string =>
   `INSERT INTO orphans (id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json) VALUES ${values} ` +
   'ON DUPLICATE KEY UPDATE id = id';
@@ -340,6 +342,10 @@ export class MysqlStore extends SqlStore {
         flat(piece, (d) => [d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta]),
       );
     }
+    const written = [...plan.inserts, ...plan.updates];
+    for (const piece of pieces(written, WIDE_LADDER)) {
+      await exec(c, multiRow('sv', piece.length, VERSION_INSERT, VERSION_COLUMNS.length), flat(piece, versionValues));
+    }
     return plan;
   }
 
@@ -422,6 +428,24 @@ export class MysqlStore extends SqlStore {
       },
       false,
     );
+  }
+
+  async recordMerge(survivorId: string, absorbed: SessionDoc): Promise<void> {
+    await this.run(
+      'merge',
+      (c) =>
+        exec(
+          c,
+          'INSERT INTO operator_merges (absorbed_id, survivor_id, absorbed_json, merged_ms) VALUES (?, ?, ?, ?) ' +
+            'ON DUPLICATE KEY UPDATE survivor_id = VALUES(survivor_id), absorbed_json = VALUES(absorbed_json), merged_ms = VALUES(merged_ms)',
+          [absorbed.id, survivorId, JSON.stringify(absorbed), Date.now()],
+        ),
+      false,
+    );
+  }
+
+  async deleteMerge(absorbedId: string): Promise<void> {
+    await this.run('unmerge', (c) => exec(c, 'DELETE FROM operator_merges WHERE absorbed_id = ?', [absorbedId]), false);
   }
 
   async ping(): Promise<void> {

@@ -184,6 +184,53 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ${MYSQL_TABLE}`,
     ],
   },
+  {
+    version: 2,
+    name: 'session_versions (history of written versions), operator_merges (operator merges, for unmerge)',
+    sqlite: [
+      `CREATE TABLE IF NOT EXISTS session_versions (
+        session_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        verdict TEXT,
+        severity TEXT,
+        event_count INTEGER NOT NULL,
+        start_ms INTEGER NOT NULL,
+        end_ms INTEGER NOT NULL,
+        written_ms INTEGER NOT NULL,
+        PRIMARY KEY (session_id, version)
+      ) WITHOUT ROWID`,
+      `CREATE TABLE IF NOT EXISTS operator_merges (
+        absorbed_id TEXT NOT NULL PRIMARY KEY,
+        survivor_id TEXT NOT NULL,
+        absorbed_json TEXT NOT NULL,
+        merged_ms INTEGER NOT NULL
+      )`,
+      'CREATE INDEX IF NOT EXISTS ix_operator_merges_survivor ON operator_merges (survivor_id)',
+    ],
+    mysql: [
+      `CREATE TABLE IF NOT EXISTS session_versions (
+        session_id VARCHAR(128) NOT NULL,
+        version BIGINT NOT NULL,
+        status VARCHAR(16) NOT NULL,
+        verdict VARCHAR(128) NULL,
+        severity VARCHAR(16) NULL,
+        event_count INT NOT NULL,
+        start_ms BIGINT NOT NULL,
+        end_ms BIGINT NOT NULL,
+        written_ms BIGINT NOT NULL,
+        PRIMARY KEY (session_id, version) ${CLUSTERED}
+      ) ${MYSQL_TABLE}`,
+      `CREATE TABLE IF NOT EXISTS operator_merges (
+        absorbed_id VARCHAR(128) NOT NULL,
+        survivor_id VARCHAR(128) NOT NULL,
+        absorbed_json LONGTEXT NOT NULL,
+        merged_ms BIGINT NOT NULL,
+        PRIMARY KEY (absorbed_id) ${CLUSTERED},
+        KEY ix_operator_merges_survivor (survivor_id)
+      ) ${MYSQL_TABLE}`,
+    ],
+  },
 ];
 
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

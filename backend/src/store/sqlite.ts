@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import type { OrphanDoc } from '../engine/types.js';
-import { SqlStore, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
+import type { OrphanDoc, SessionDoc } from '../engine/types.js';
+import { SqlStore, VERSION_COLUMNS, versionValues, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, orphanDocOf, sqliteDialect, type OrphanRowData } from './queries.js';
@@ -118,6 +118,11 @@ export class SqliteStore extends SqlStore {
           'ON CONFLICT (grain, template, bucket, verdict, severity) DO UPDATE SET n = n + excluded.n',
       );
       for (const d of plan.rollups) rollup.run(d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta);
+      const version = this.stmt(
+        `INSERT OR IGNORE INTO session_versions (${VERSION_COLUMNS.join(', ')}) VALUES (${VERSION_COLUMNS.map(() => '?').join(', ')})`,
+      );
+      for (const p of plan.inserts) version.run(...versionValues(p));
+      for (const p of plan.updates) version.run(...versionValues(p));
       return plan;
     });
     const plan = await this.retrying('upsert', () => tx.immediate());
@@ -177,6 +182,19 @@ export class SqliteStore extends SqlStore {
 
   async deleteTemplate(id: string): Promise<boolean> {
     return this.retrying('template', () => this.stmt('DELETE FROM templates WHERE id = ?').run(id).changes > 0);
+  }
+
+  async recordMerge(survivorId: string, absorbed: SessionDoc): Promise<void> {
+    await this.retrying('merge', () =>
+      this.stmt(
+        'INSERT INTO operator_merges (absorbed_id, survivor_id, absorbed_json, merged_ms) VALUES (?, ?, ?, ?) ' +
+          'ON CONFLICT (absorbed_id) DO UPDATE SET survivor_id = excluded.survivor_id, absorbed_json = excluded.absorbed_json, merged_ms = excluded.merged_ms',
+      ).run(absorbed.id, survivorId, JSON.stringify(absorbed), Date.now()),
+    );
+  }
+
+  async deleteMerge(absorbedId: string): Promise<void> {
+    await this.retrying('unmerge', () => this.stmt('DELETE FROM operator_merges WHERE absorbed_id = ?').run(absorbedId));
   }
 
   async ping(): Promise<void> {

@@ -51,6 +51,19 @@ export interface Store {
    */
   takeOrphans(template: string, field: string, value: string): Promise<OrphanDoc[]>;
 
+  /** The versions this store wrote for a session, oldest first (the stored one last). */
+  history(id: string): Promise<SessionVersion[]>;
+  /**
+   * Records an operator's merge of `absorbed` (as it was before the merge) into `survivorId`, so
+   * that an unmerge can restore it. Call before upserting the merged pair; recording the same
+   * absorbed session again replaces the record.
+   */
+  recordMerge(survivorId: string, absorbed: SessionDoc): Promise<void>;
+  /** Operator merges into `survivorId`, oldest first. */
+  merges(survivorId: string): Promise<OperatorMerge[]>;
+  /** Forgets the operator merge of `absorbedId` (after an unmerge restored it). */
+  deleteMerge(absorbedId: string): Promise<void>;
+
   /** Stores a template's source text; the revision rises only when the text changes. */
   saveTemplate(id: string, text: string): Promise<TemplateRecord>;
   listTemplates(): Promise<TemplateRecord[]>;
@@ -258,6 +271,26 @@ export interface TemplateRecord {
   readonly revision: number;
   /** Wall-clock ms of the last change. */
   readonly updatedAt: number;
+}
+
+/** One written version of a session (what changed between fires, without the events). */
+export interface SessionVersion {
+  readonly version: number;
+  readonly status: SessionStatus;
+  readonly verdict: string | null;
+  readonly severity: Severity | null;
+  readonly eventCount: number;
+  readonly start: number;
+  readonly end: number;
+  /** Wall-clock ms of the write. */
+  readonly writtenAt: number;
+}
+
+/** An operator's merge: `absorbed` is the absorbed session as it was before the merge. */
+export interface OperatorMerge {
+  readonly survivorId: string;
+  readonly absorbed: SessionDoc;
+  readonly mergedAt: number;
 }
 
 /** A query the store refuses (bad cursor, bad bounds): the API maps it to 400. */

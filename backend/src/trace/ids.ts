@@ -11,9 +11,25 @@ function digest(text: string, bytes: number): string {
   return /^0+$/.test(hex) ? `${hex.slice(0, -1)}1` : hex;
 }
 
-/** 16 bytes (32 hex digits) from the session id. */
+/** The engine's session ids: a 64-bit hash as 16 hex digits (engine/hash.ts). */
+const ENGINE_ID = /^[0-9a-f]{16}$/;
+
+/**
+ * 16 bytes (32 hex digits) from the session id. For the engine's ids (16 hex digits) the trace id
+ * is an 8-byte digest of the id followed by the id itself, so a trace id leads back to its session
+ * with one primary-key read and no extra index; other ids get a 16-byte digest (their traces are
+ * served under `/api/sessions/:id/trace`, but cannot be looked up by trace id).
+ */
 export function traceIdOf(sessionId: string): string {
-  return digest(`weft/trace/${sessionId}`, 16);
+  return ENGINE_ID.test(sessionId) ? `${digest(`weft/trace/${sessionId}`, 8)}${sessionId}` : digest(`weft/trace/${sessionId}`, 16);
+}
+
+/** The session id a trace id was derived from, when it was an engine id; else undefined. */
+export function sessionIdOfTrace(traceId: string): string | undefined {
+  const id = traceId.toLowerCase();
+  if (!TRACE_ID.test(id)) return undefined;
+  const candidate = id.slice(16);
+  return traceIdOf(candidate) === id ? candidate : undefined;
 }
 
 /** 8 bytes for the session's root span. */

@@ -64,8 +64,8 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       const [a, b] = await Promise.all([h.open(), h.open()]);
       await Promise.all([a.migrate(), b.migrate(), store.migrate()]);
       const rows = await h.sql('SELECT version FROM schema_migrations ORDER BY version');
-      expect(rows.map((r) => Number(r.version))).toEqual([1]);
-      expect(store.info().schemaVersion).toBe(1);
+      expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
+      expect(store.info().schemaVersion).toBe(2);
       expect(store.info().kind).toBe(h.name);
       expect(store.info().tidb).toBe(false);
       await a.close();
@@ -635,6 +635,38 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       const [one, ...rest] = (await store.orphans()).orphans;
       expect(rest).toEqual([]);
       expect(one?.id).toMatch(/^[A-Za-z0-9_-]{20,}$/);
+    });
+  });
+
+  describe('version history and operator merges', () => {
+    it('records each written version once, oldest first; stale re-deliveries add nothing', async () => {
+      await store.upsertSessions([session('h1', { version: 1, verdict: 'pending', severity: 'info' })]);
+      await store.upsertSessions([session('h1', { version: 3, verdict: 'ok', severity: 'ok', end: T0 + 120_000 })]);
+      await store.upsertSessions([session('h1', { version: 2, verdict: 'stale' }), session('h1', { version: 3 })]);
+      const history = await store.history('h1');
+      expect(history.map((v) => [v.version, v.verdict, v.severity, v.status, v.eventCount])).toEqual([
+        [1, 'pending', 'info', 'final', 1],
+        [3, 'ok', 'ok', 'final', 1],
+      ]);
+      expect(history[1]!.end).toBe(T0 + 120_000);
+      expect(history[1]!.writtenAt).toBeGreaterThan(0);
+      expect(await store.history('none')).toEqual([]);
+    });
+
+    it('keeps what an operator merge absorbed until it is deleted', async () => {
+      const absorbed = session('m2', { fields: { amount: 3 } });
+      await store.recordMerge('m1', absorbed);
+      await store.recordMerge('m1', session('m3'));
+      expect((await store.merges('m1')).map((m) => [m.survivorId, m.absorbed.id])).toEqual([
+        ['m1', 'm2'],
+        ['m1', 'm3'],
+      ]);
+      expect((await store.merges('m1'))[0]!.absorbed).toEqual(absorbed);
+      await store.recordMerge('m9', absorbed); // re-recorded elsewhere: moves
+      expect((await store.merges('m1')).map((m) => m.absorbed.id)).toEqual(['m3']);
+      await store.deleteMerge('m3');
+      expect(await store.merges('m1')).toEqual([]);
+      expect((await store.merges('m9')).map((m) => m.absorbed.id)).toEqual(['m2']);
     });
   });
 

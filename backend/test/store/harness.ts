@@ -21,7 +21,7 @@ export interface Harness {
   destroy(): Promise<void>;
 }
 
-const TABLES = ['sessions', 'session_fields', 'session_numbers', 'verdict_rollups', 'orphans', 'templates'];
+const TABLES = ['sessions', 'session_fields', 'session_numbers', 'verdict_rollups', 'orphans', 'templates', 'session_versions', 'operator_merges'];
 const quiet: StoreOptions = { log: () => undefined };
 
 export async function sqliteHarness(): Promise<Harness> {

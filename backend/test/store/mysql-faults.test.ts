@@ -1,6 +1,7 @@
 import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import {
   MYSQL_ADMIN,
   T0,
@@ -28,8 +29,8 @@ describe.skipIf(!reachable)('mysql store under faults', () => {
   it('migrates a fresh database from three stores at once', async () => {
     const stores = await Promise.all([h.open(), h.open(), h.open()]);
     const rows = await h.sql('SELECT version FROM schema_migrations');
-    expect(rows.map((r) => Number(r.version))).toEqual([1]);
-    for (const s of stores) expect(s.info().schemaVersion).toBe(1);
+    expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+    for (const s of stores) expect(s.info().schemaVersion).toBe(SCHEMA_VERSION);
     for (const s of stores) await s.close();
   });
 

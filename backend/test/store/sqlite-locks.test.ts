@@ -2,6 +2,7 @@ import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRequire } from 'node:module';
 import { openStore } from '../../src/store/index.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { T0, actualRollups, expectedRollups, session, sqliteHarness, type Harness } from './harness.js';
 
 const require = createRequire(import.meta.url);
@@ -47,7 +48,7 @@ describe('sqlite store with other writers', () => {
     const file = h.url.slice('sqlite:'.length);
     await holdWriteLock(file, 1200);
     const store = await openStore(h.url, { log: () => undefined });
-    expect(store.info().schemaVersion).toBe(1);
+    expect(store.info().schemaVersion).toBe(SCHEMA_VERSION);
     await store.upsertSessions([session('w3', { start: T0 })]);
     await store.close();
   });

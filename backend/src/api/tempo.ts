@@ -1,0 +1,200 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { SessionSummary, Store } from '../store/index.js';
+import { SEVERITIES } from '../template/index.js';
+import { fieldAttributeName, otlpJson, otlpProtobuf, rootSpanIdOf, tempoTraceByIdProtobuf, traceIdOf } from '../trace/index.js';
+import type { TemplateCatalog } from './catalog.js';
+import { badRequest, notFound, parseInput } from './errors.js';
+import { attributeOf, parseTraceQL, traceQLToSearch, type Attribute, type TraceQLQuery } from './traceql.js';
+import { sessionOfTrace, spansOf } from './traces.js';
+
+/**
+ * A Tempo-compatible query API, so Grafana's built-in Tempo datasource pointed at Weft opens a
+ * session by trace id and finds sessions with TraceQL. It follows the Tempo HTTP API as documented
+ * for Tempo 2.x (grafana/tempo docs/sources/tempo/api_docs, the 2.6–2.9 line): trace by id v1 and
+ * v2, search, tag names v1/v2, tag values v1/v2, echo and build info. Sessions are the traces; the
+ * root span carries what search matches (see traceql.ts for the subset).
+ */
+export const TEMPO_API_VERSION = '2.6.0';
+
+const PROTOBUF = /application\/(x-)?protobuf/;
+
+const epochSeconds = z.coerce.number().int().min(0);
+const traceParams = z.object({ start: epochSeconds.optional(), end: epochSeconds.optional() }).loose();
+const searchParams = z.object({
+  q: z.string().max(4096).optional(),
+  tags: z.string().max(4096).optional(),
+  start: epochSeconds.optional(),
+  end: epochSeconds.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).optional(),
+  spss: z.coerce.number().int().min(0).optional(),
+  minDuration: z.string().optional(),
+  maxDuration: z.string().optional(),
+}).loose();
+const tagParams = z.object({ scope: z.string().optional(), q: z.string().max(4096).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).loose();
+
+interface Context {
+  readonly store: Store;
+  readonly catalog: TemplateCatalog;
+}
+
+export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, catalog }) => {
+  app.get('/api/echo', async (_request, reply) => reply.type('text/plain').send('echo'));
+  app.get('/api/status/buildinfo', async () => ({
+    version: TEMPO_API_VERSION,
+    revision: 'weft',
+    branch: 'weft',
+    buildUser: 'weft',
+    buildDate: '',
+    goVersion: '',
+  }));
+
+  const traceById = (v2: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
+    parseInput(traceParams, request.query, 'query');
+    const { traceId } = request.params as { traceId: string };
+    const session = await sessionOfTrace(store, traceId);
+    if (!session) throw notFound(`trace ${traceId} not found`);
+    const spans = await spansOf(session, catalog);
+    if (PROTOBUF.test(String(request.headers.accept ?? ''))) {
+      // v1: tempopb.Trace (= OTLP TracesData on the wire); v2: TraceByIDResponse { trace = 1 }.
+      const body = v2 ? tempoTraceByIdProtobuf(spans) : otlpProtobuf(spans);
+      return reply.type('application/protobuf').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
+    }
+    const { resourceSpans } = otlpJson(spans);
+    return v2 ? { trace: { resourceSpans }, status: 'COMPLETE' } : { batches: resourceSpans };
+  };
+  app.get('/api/traces/:traceId', traceById(false));
+  app.get('/api/v2/traces/:traceId', traceById(true));
+
+  app.get('/api/search', async (request) => {
+    const p = parseInput(searchParams, request.query, 'query');
+    if (p.tags !== undefined && p.tags.trim() !== '') throw badRequest('tag-based search (tags=) is not supported: use q with TraceQL, e.g. q={ .verdict = "paid_no_callback" }');
+    const filter = parseTraceQL(p.q ?? '{}');
+    const query = traceQLToSearch(filter);
+    const page = await store.search({
+      ...query,
+      ...(p.start !== undefined ? { from: p.start * 1000 } : {}),
+      ...(p.end !== undefined ? { to: (p.end + 1) * 1000 } : {}),
+      limit: p.limit ?? 20,
+    });
+    const traces = page.sessions.map((s) => searchHit(s, filter));
+    return { traces, metrics: { inspectedTraces: traces.length, completedJobs: 1, totalJobs: 1 } };
+  });
+
+  app.get('/api/search/tags', async (request) => {
+    const p = parseInput(tagParams, request.query, 'query');
+    const scopes = await tagScopes(catalog, p.scope);
+    return { tagNames: [...new Set(scopes.flatMap((s) => (s.name === 'intrinsic' ? [] : s.tags)))].sort() };
+  });
+  app.get('/api/v2/search/tags', async (request) => {
+    const p = parseInput(tagParams, request.query, 'query');
+    return { scopes: await tagScopes(catalog, p.scope) };
+  });
+
+  app.get('/api/search/tag/:tag/values', async (request) => {
+    const p = parseInput(tagParams, request.query, 'query');
+    const { tag } = request.params as { tag: string };
+    const values = await tagValues(store, catalog, tagAttribute(tag, false), p.limit ?? 100);
+    return { tagValues: values.map((v) => v.value) };
+  });
+  app.get('/api/v2/search/tag/:tag/values', async (request) => {
+    const p = parseInput(tagParams, request.query, 'query');
+    const { tag } = request.params as { tag: string };
+    return { tagValues: await tagValues(store, catalog, tagAttribute(tag, true), p.limit ?? 100) };
+  });
+};
+
+/** A v1 tag is a bare attribute name (`verdict`, `service.name`); v2 uses TraceQL identifiers (`.verdict`, `resource.service.name`, `status`). */
+function tagAttribute(tag: string, v2: boolean): Attribute | { readonly kind: 'intrinsic'; readonly name: string } {
+  if (tag === 'service.name' || tag === 'rootServiceName' || tag === 'rootName' || tag === 'name') return { kind: 'column', column: 'template' };
+  if (tag === 'status') return { kind: 'status' };
+  if (['duration', 'kind', 'statusMessage', 'traceDuration'].includes(tag)) return { kind: 'intrinsic', name: tag };
+  return attributeOf(v2 || tag.startsWith('.') || /^(span|resource)\./.test(tag) ? tag : `.${tag}`);
+}
+
+interface Scope {
+  readonly name: 'resource' | 'span' | 'intrinsic';
+  readonly tags: string[];
+}
+
+async function tagScopes(catalog: TemplateCatalog, scope: string | undefined): Promise<Scope[]> {
+  const fields = new Set<string>();
+  for (const t of await catalog.all()) for (const f of t.fields) fields.add(fieldAttributeName(f.name));
+  const all: Scope[] = [
+    { name: 'resource', tags: ['service.name'] },
+    { name: 'span', tags: ['key', 'severity', 'template', 'verdict', ...[...fields].sort()] },
+    { name: 'intrinsic', tags: ['name', 'rootName', 'rootServiceName', 'status'] },
+  ];
+  if (scope === undefined || scope === '' || scope === 'all') return all;
+  const wanted = all.filter((s) => s.name === scope);
+  if (wanted.length === 0 && !['event', 'link', 'instrumentation'].includes(scope)) {
+    throw badRequest(`scope must be one of resource, span, intrinsic, event, link, instrumentation, all; got ${JSON.stringify(scope)}`);
+  }
+  return wanted;
+}
+
+interface TypedValue {
+  readonly type: 'string' | 'int' | 'float' | 'bool' | 'keyword';
+  readonly value: string;
+}
+
+async function tagValues(store: Store, catalog: TemplateCatalog, attribute: ReturnType<typeof tagAttribute>, limit: number): Promise<TypedValue[]> {
+  const strings = (values: Iterable<string>) => [...new Set(values)].sort().slice(0, limit).map((value) => ({ type: 'string' as const, value }));
+  switch (attribute.kind) {
+    case 'intrinsic':
+      return [];
+    case 'status':
+      return ['error', 'ok', 'unset'].map((value) => ({ type: 'keyword', value }));
+    case 'column': {
+      if (attribute.column === 'severity') return strings(SEVERITIES);
+      // Anchor keys are unbounded (one per session): nothing to suggest.
+      if (attribute.column === 'key') return [];
+      const templates = await catalog.all();
+      if (attribute.column === 'template') return strings(templates.map((t) => t.id));
+      return strings(templates.flatMap((t) => t.verdicts.map((v) => v.id)));
+    }
+    case 'field': {
+      const { values } = await store.fieldValues(attribute.name, { limit });
+      return values.map(({ value }) => ({ type: typeOf(value), value }));
+    }
+  }
+}
+
+function typeOf(value: string): TypedValue['type'] {
+  if (value === 'true' || value === 'false') return 'bool';
+  if (/^-?\d+$/.test(value)) return 'int';
+  if (value.trim() !== '' && Number.isFinite(Number(value))) return 'float';
+  return 'string';
+}
+
+/** A search hit as Tempo answers it: the trace summary and the matched (root) span. */
+function searchHit(s: SessionSummary, filter: TraceQLQuery) {
+  const startNanos = `${BigInt(Math.round(s.start)) * 1_000_000n}`;
+  const attributes: { key: string; value: Record<string, unknown> }[] = [];
+  const put = (key: string, v: unknown) => {
+    if (v === undefined || v === null) return;
+    if (typeof v === 'number') attributes.push({ key, value: Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v } });
+    else if (typeof v === 'boolean') attributes.push({ key, value: { boolValue: v } });
+    else attributes.push({ key, value: { stringValue: Array.isArray(v) ? JSON.stringify(v) : String(v) } });
+  };
+  put('verdict', s.verdict);
+  put('severity', s.severity);
+  put('key', s.key);
+  for (const alternatives of filter) {
+    const a = alternatives[0]!.attribute;
+    if (a.kind === 'field') put(fieldAttributeName(a.name), s.fields[a.name]);
+  }
+  const spanSet = {
+    spans: [{ spanID: rootSpanIdOf(s.id), name: s.template, startTimeUnixNano: startNanos, durationNanos: `${BigInt(Math.max(0, Math.round(s.end - s.start))) * 1_000_000n}`, attributes }],
+    matched: 1,
+  };
+  return {
+    traceID: traceIdOf(s.id),
+    rootServiceName: s.template,
+    rootTraceName: s.template,
+    startTimeUnixNano: startNanos,
+    durationMs: Math.max(0, Math.round(s.end - s.start)),
+    spanSet,
+    spanSets: [spanSet],
+  };
+}
