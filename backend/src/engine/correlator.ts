@@ -1,6 +1,6 @@
 import { formatDuration, type CompiledTemplate, type SupplementStep } from '../template/index.js';
 import { AnchorWindows, type PastSession } from './anchor.js';
-import { evaluate, evaluateFields, joinValues, sessionContext } from './evaluate.js';
+import { evaluate, joinFieldValues, joinValues } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { JoinIndex } from './join.js';
 import { dedupId, normalise, orphanId } from './normalise.js';
@@ -249,7 +249,7 @@ export class Correlator {
   }
 
   private announce(session: SessionState): void {
-    const fields = evaluateFields(this.template.joinFields, sessionContext(this.template, session));
+    const fields = joinFieldValues(this.template, session);
     const next = new Map<string, readonly string[]>();
     for (const join of this.joins) {
       const before = session.announced?.get(join.field) ?? [];

@@ -1,4 +1,4 @@
-import { celErrorMessage, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec } from '../template/index.js';
+import { celErrorMessage, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence } from '../template/index.js';
 import type { SessionState } from './session.js';
 import type { FieldScalar, FieldValue } from './types.js';
 
@@ -11,64 +11,129 @@ export interface Evaluation {
 
 type Context = Record<string, unknown>;
 
-/** Per template: `all.<step>` and `count.<step>` for a session with no records, copied per context. */
-const emptyMaps = new WeakMap<CompiledTemplate, { all: Record<string, unknown[]>; count: Record<string, bigint> }>();
-const NO_RECORDS: readonly unknown[] = Object.freeze([]);
+/** The context maps indexed by step (DESIGN.md "CEL context"). */
+const STEP_MAPS = ['first', 'last', 'all', 'count', 'time'] as const;
+type StepMap = (typeof STEP_MAPS)[number];
 
-function empties(template: CompiledTemplate) {
-  let maps = emptyMaps.get(template);
-  if (!maps) {
-    maps = {
-      all: Object.fromEntries(template.steps.map((s) => [s.name, NO_RECORDS as unknown[]])),
-      count: Object.fromEntries(template.steps.map((s) => [s.name, 0n])),
-    };
-    emptyMaps.set(template, maps);
-  }
-  return maps;
+/**
+ * Which parts of the session context a set of expressions reads. A context is built for every
+ * evaluation, so it holds only those: per step map, the steps read (by step index), and whether
+ * the `steps` list is needed.
+ */
+interface ContextPlan {
+  readonly maps: Readonly<Record<StepMap, readonly boolean[] | undefined>>;
+  readonly steps: boolean;
 }
 
-/** The CEL context of DESIGN.md for a session; `fields` is filled as fields are evaluated. */
-export function sessionContext(template: CompiledTemplate, session: SessionState): Context {
+function planFor(template: CompiledTemplate, expressions: readonly CompiledExpression[]): ContextPlan {
+  const maps = {} as Record<StepMap, boolean[] | undefined>;
+  for (const map of STEP_MAPS) {
+    const users = expressions.filter((e) => e.variables.has(map));
+    if (users.length === 0) continue;
+    const whole = users.some((e) => e.wholeMaps.has(map));
+    maps[map] = template.steps.map((s) => whole || users.some((e) => e.stepRefs.has(s.name)));
+  }
+  return { maps, steps: expressions.some((e) => e.variables.has('steps')) };
+}
+
+interface Plans {
+  /** Fields, verdicts and explanations: what a fire evaluates. */
+  readonly fire: ContextPlan;
+  /** Join fields only: what announcing join values evaluates. */
+  readonly join: ContextPlan;
+}
+
+const plans = new WeakMap<CompiledTemplate, Plans>();
+
+function plansOf(template: CompiledTemplate): Plans {
+  let found = plans.get(template);
+  if (!found) {
+    const explainHoles = template.verdicts.flatMap((v) => v.explain.filter((p): p is CompiledExpression => typeof p !== 'string'));
+    found = {
+      fire: planFor(template, [...template.fields.map((f) => f.expr), ...template.verdicts.map((v) => v.when), ...explainHoles]),
+      join: planFor(template, template.joinFields.map((f) => f.expr)),
+    };
+    plans.set(template, found);
+  }
+  return found;
+}
+
+/** CEL ints for counts: the common small ones are shared instead of allocated per context. */
+const SMALL_INTS = Array.from({ length: 64 }, (_, i) => BigInt(i));
+const celInt = (n: number) => SMALL_INTS[n] ?? BigInt(n);
+const NO_RECORDS: readonly unknown[] = Object.freeze([]);
+
+/** An evaluation context, and what the session holds (for skipping certain failures). */
+interface EvaluationContext {
+  readonly context: Context;
+  readonly presence: Presence;
+}
+
+/** The CEL context of DESIGN.md for a session, limited to what `plan` says is read. */
+function buildContext(template: CompiledTemplate, session: SessionState, plan: ContextPlan): EvaluationContext {
+  const { first: wantFirst, last: wantLast, all: wantAll, count: wantCount, time: wantTime } = plan.maps;
+  const counts = new Uint32Array(template.steps.length);
   const first: Record<string, unknown> = {};
   const last: Record<string, unknown> = {};
+  const all: Record<string, unknown[]> = {};
   const time: Record<string, bigint> = {};
-  const { all: noRecords, count: zeros } = empties(template);
-  const all = { ...noRecords };
-  const count = { ...zeros };
   const present: string[] = [];
   for (const e of session.events) {
-    const name = e.step;
-    if (count[name] === 0n) {
-      first[name] = e.value;
-      time[name] = BigInt(e.time);
-      all[name] = [];
-      present.push(name);
+    const i = e.stepIndex;
+    if (counts[i]!++ === 0) {
+      present.push(e.step);
+      if (wantFirst?.[i]) first[e.step] = e.value;
+      if (wantTime?.[i]) time[e.step] = BigInt(e.time);
     }
-    last[name] = e.value;
-    all[name]!.push(e.value);
-    count[name]! += 1n;
+    if (wantLast?.[i]) last[e.step] = e.value;
+    if (wantAll?.[i]) (all[e.step] ??= []).push(e.value);
   }
-  return {
+  const context: Context = {
     key: session.key,
     start: BigInt(session.start),
     end: BigInt(session.end),
     duration: BigInt(session.end - session.start),
-    first,
-    last,
-    all,
-    count,
-    time,
     fields: {},
-    steps: present,
   };
+  if (wantFirst) context.first = first;
+  if (wantLast) context.last = last;
+  if (wantTime) context.time = time;
+  if (wantAll) {
+    template.steps.forEach((s, i) => {
+      if (wantAll[i] && counts[i] === 0) all[s.name] = NO_RECORDS as unknown[];
+    });
+    context.all = all;
+  }
+  if (wantCount) {
+    const count: Record<string, bigint> = {};
+    template.steps.forEach((s, i) => {
+      if (wantCount[i]) count[s.name] = celInt(counts[i]!);
+    });
+    context.count = count;
+  }
+  if (plan.steps) context.steps = present;
+  const fields = context.fields as Record<string, unknown>;
+  const presence: Presence = {
+    step: (name) => {
+      const step = template.stepsByName.get(name);
+      return step !== undefined && counts[step.index]! > 0;
+    },
+    field: (name) => fields[name] !== undefined,
+  };
+  return { context, presence };
+}
+
+/** The values of the join fields (and the fields they read) for announcing join values. */
+export function joinFieldValues(template: CompiledTemplate, session: SessionState): Record<string, FieldValue> {
+  return evaluateFields(template.joinFields, buildContext(template, session, plansOf(template).join));
 }
 
 /** Evaluates `specs` in order into `context.fields`; a field whose expression fails stays absent. */
-export function evaluateFields(specs: readonly FieldSpec[], context: Context): Record<string, FieldValue> {
+function evaluateFields(specs: readonly FieldSpec[], { context, presence }: EvaluationContext): Record<string, FieldValue> {
   const fields = context.fields as Record<string, FieldValue>;
   quietly(() => {
     for (const spec of specs) {
-      const value = fieldValue(attempt(spec.expr, context));
+      const value = fieldValue(attempt(spec.expr, context, presence));
       if (value !== undefined) fields[spec.name] = value;
     }
   });
@@ -76,9 +141,10 @@ export function evaluateFields(specs: readonly FieldSpec[], context: Context): R
 }
 
 export function evaluate(template: CompiledTemplate, session: SessionState): Evaluation {
-  const context = sessionContext(template, session);
-  const fields = evaluateFields(template.fields, context);
-  const verdict = quietly(() => template.verdicts.find((v) => attempt(v.when, context) === true));
+  const evaluation = buildContext(template, session, plansOf(template).fire);
+  const fields = evaluateFields(template.fields, evaluation);
+  const { context, presence } = evaluation;
+  const verdict = quietly(() => template.verdicts.find((v) => attempt(v.when, context, presence) === true));
   if (!verdict) return { fields, verdict: null, severity: null, explain: null };
   return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, context) };
 }
@@ -104,7 +170,8 @@ function render(parts: readonly ExplainPart[], context: Context): string {
 }
 
 /** A failing expression means "absent" / "no match"; the error itself is not needed. */
-function attempt(expr: CompiledExpression, context: Context): unknown {
+function attempt(expr: CompiledExpression, context: Context, presence: Presence): unknown {
+  if (expr.fails?.(presence)) return undefined;
   try {
     return expr.run(context);
   } catch {

@@ -8,6 +8,7 @@
  * doubles, so mixed int/double arithmetic is allowed (a deliberate extension of strict CEL).
  */
 import { Environment, type ASTNode } from '@marcbachmann/cel-js';
+import { absenceFailure, type Presence } from './presence.js';
 
 export type CelProgram = (context: Record<string, unknown>) => unknown;
 
@@ -49,6 +50,16 @@ export interface CompiledExpression {
   readonly fieldRefs: ReadonlySet<string>;
   /** Context variables the expression reads (`first`, `start`, `steps` …). */
   readonly variables: ReadonlySet<string>;
+  /**
+   * Context maps the expression reads other than member by member (`all.exists(…)`, `size(first)`):
+   * every step must be in them. The others need only the members in `stepRefs` / `fieldRefs`.
+   */
+  readonly wholeMaps: ReadonlySet<string>;
+  /**
+   * Session expressions: true when evaluation is certain to fail given what the session holds (it
+   * reads `first.x` of an absent step on every path), so the caller may skip it. See presence.ts.
+   */
+  readonly fails: ((present: Presence) => boolean) | undefined;
 }
 
 /** Compiles and type-checks an expression; throws an Error whose message says what is wrong. */
@@ -61,26 +72,43 @@ export function compileCel(source: string, scope: CelScope): CompiledExpression 
   const stepRefs = new Set<string>();
   const fieldRefs = new Set<string>();
   const variables = new Set<string>();
-  collectRefs(parsed.ast, stepRefs, fieldRefs, variables);
+  const wholeMaps = new Set<string>();
+  collectRefs(parsed.ast, { steps: stepRefs, fields: fieldRefs, variables, wholeMaps });
   const program = parsed as unknown as CelProgram;
-  return { source, run: (ctx) => program(ctx), stepRefs, fieldRefs, variables };
+  const fails = scope === 'session' ? absenceFailure(parsed.ast) : undefined;
+  return { source, run: (ctx) => program(ctx), stepRefs, fieldRefs, variables, wholeMaps, fails };
 }
 
-function collectRefs(node: unknown, steps: Set<string>, fields: Set<string>, variables: Set<string>): void {
+interface Refs {
+  readonly steps: Set<string>;
+  readonly fields: Set<string>;
+  readonly variables: Set<string>;
+  readonly wholeMaps: Set<string>;
+}
+
+function collectRefs(node: unknown, refs: Refs): void {
   if (Array.isArray(node)) {
-    for (const child of node) collectRefs(child, steps, fields, variables);
+    for (const child of node) collectRefs(child, refs);
     return;
   }
   if (!node || typeof node !== 'object' || !('op' in node)) return;
   const ast = node as ASTNode & { args: unknown };
   const name = identifier(ast);
-  if (name !== undefined) variables.add(name);
+  if (name !== undefined) {
+    // Reached only when the identifier is not the target of a member access (see below).
+    refs.variables.add(name);
+    refs.wholeMaps.add(name);
+    return;
+  }
   const member = memberAccess(ast);
   if (member) {
-    if ((STEP_MAPS as readonly string[]).includes(member.object)) steps.add(member.name);
-    else if (member.object === 'fields') fields.add(member.name);
+    refs.variables.add(member.object);
+    if ((STEP_MAPS as readonly string[]).includes(member.object)) refs.steps.add(member.name);
+    else if (member.object === 'fields') refs.fields.add(member.name);
+    else refs.wholeMaps.add(member.object);
+    return;
   }
-  collectRefs(ast.args, steps, fields, variables);
+  collectRefs(ast.args, refs);
 }
 
 function memberAccess(node: ASTNode & { args: unknown }): { object: string; name: string } | undefined {
