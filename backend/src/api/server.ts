@@ -4,7 +4,10 @@ import { bearerAuth } from './auth.js';
 import { TemplateCatalog } from './catalog.js';
 import { errorHandler } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type ApiOptions } from './options.js';
+import { openApiDocument } from './openapi.js';
 import { sessionRoutes } from './sessions.js';
+import { tempoRoutes } from './tempo.js';
+import { templateRoutes } from './templates.js';
 
 /**
  * The correlator's HTTP server (contract 1): health outside auth; the JSON API, the Tempo-compatible
@@ -51,7 +54,10 @@ export async function buildServer(options: ApiOptions): Promise<FastifyInstance>
   const catalog = new TemplateCatalog(store, options.templates);
   await app.register(async (scope) => {
     if (options.token !== undefined && options.token !== '') scope.addHook('onRequest', bearerAuth(options.token));
+    scope.get('/api/openapi.json', async () => openApiDocument);
     await scope.register(sessionRoutes, { store, catalog });
+    await scope.register(templateRoutes, { store, catalog, hooks: options.hooks });
+    await scope.register(tempoRoutes, { store, catalog });
     for (const plugin of options.plugins ?? []) await scope.register(plugin);
   });
   return app;

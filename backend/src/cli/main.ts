@@ -8,6 +8,8 @@ Commands:
   weft replay   --template T.yaml --input events.ndjson [--out sessions.ndjson]
   weft generate --scenario payment --sessions N --seed S --out events.ndjson
   weft demo     [--sessions N]   generate a payment workload and replay it (no database needed)
+  weft serve    [--store URL] [--port 8787]   serve a store: JSON API, Tempo-compatible API
+  weft run      [--config weft.yaml]   the always-on correlator (Kafka, HTTP ingest, API, metrics)
 
 Run 'weft <command> --help' for details.`;
 
@@ -17,6 +19,8 @@ const commands: Record<string, () => Promise<Command>> = {
   replay: async () => replayCommand,
   generate: async () => generateCommand,
   demo: async () => demoCommand,
+  serve: async () => (await import('./serve.js')).serveCommand,
+  run: async () => (await import('./run.js')).runCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

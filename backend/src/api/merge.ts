@@ -1,0 +1,94 @@
+import { evaluate } from '../engine/evaluate.js';
+import { SessionState, type HeldEvent } from '../engine/session.js';
+import { plainEvent, type EventDoc, type SessionDoc } from '../engine/types.js';
+import type { Store } from '../store/index.js';
+import type { CompiledTemplate } from '../template/index.js';
+import type { TemplateCatalog } from './catalog.js';
+import { ApiError, badRequest, notFound } from './errors.js';
+
+const conflict = (message: string) => new ApiError(409, message);
+
+/**
+ * The session `base` with `events` as its records, re-evaluated by the engine's own code (fields,
+ * verdict), at the next version. The window is the span of its events (supplements included, as an
+ * operator's merge is not bound by the anchor windows).
+ */
+function reevaluated(base: SessionDoc, events: readonly EventDoc[], template: CompiledTemplate): SessionDoc {
+  const held: HeldEvent[] = events.map((e, i) => ({ ...plainEvent(e), stepIndex: template.stepsByName.get(e.step)?.index ?? template.steps.length, id: `operator-${i}` }));
+  const start = held.length > 0 ? Math.min(...held.map((e) => e.time)) : base.start;
+  const end = held.length > 0 ? Math.max(...held.map((e) => e.time)) : base.end;
+  const state = new SessionState(base.id, base.key, start, end, held, base.version, base.status, base.splitOf);
+  const result = evaluate(template, state);
+  return {
+    ...base,
+    start,
+    end,
+    version: base.version + 1,
+    fields: result.fields,
+    verdict: result.verdict,
+    severity: result.severity,
+    explain: result.explain,
+    events: state.events.map(plainEvent),
+  };
+}
+
+async function load(store: Store, id: string): Promise<SessionDoc> {
+  const session = await store.getSession(id);
+  if (!session) throw notFound(`session ${id} not found`);
+  return session;
+}
+
+async function templateOf(catalog: TemplateCatalog, id: string): Promise<CompiledTemplate> {
+  const template = await catalog.get(id);
+  if (!template) throw conflict(`template ${id} is not known to this server (save it with PUT /api/templates/${id}): the merged session cannot be re-evaluated`);
+  return template;
+}
+
+/**
+ * The operator's decision that `otherId` belongs to `targetId` (a suspected split): the target takes
+ * the other's records and is re-evaluated; the other becomes a tombstone `mergedInto` the target
+ * (leaving the rollups); what it was is kept so that an unmerge can restore it.
+ */
+export async function mergeSessions(store: Store, catalog: TemplateCatalog, targetId: string, otherId: string): Promise<{ session: SessionDoc; absorbed: SessionDoc }> {
+  if (targetId === otherId) throw badRequest('a session cannot be merged with itself');
+  const [target, other] = await Promise.all([load(store, targetId), load(store, otherId)]);
+  if (target.status === 'merged') throw conflict(`session ${targetId} was merged into ${target.mergedInto}: merge into that one`);
+  if (other.status === 'merged') throw conflict(`session ${otherId} is already merged into ${other.mergedInto}`);
+  if (target.template !== other.template) throw badRequest(`sessions of different templates (${target.template}, ${other.template}) cannot be merged`);
+  const template = await templateOf(catalog, target.template);
+  const merged = reevaluated(target, [...target.events, ...other.events], template);
+  const session: SessionDoc = { ...merged, splitOf: target.splitOf === other.id ? null : target.splitOf };
+  const absorbed: SessionDoc = { ...other, status: 'merged', mergedInto: target.id, version: other.version + 1, events: [] };
+  await store.recordMerge(target.id, other);
+  await store.upsertSessions([session, absorbed]);
+  return { session, absorbed };
+}
+
+/** Undoes the operator merges into `id`: each absorbed session comes back as it was; `id` loses their records. */
+export async function unmergeSession(store: Store, catalog: TemplateCatalog, id: string): Promise<{ session: SessionDoc; restored: SessionDoc[] }> {
+  const target = await load(store, id);
+  const merges = await store.merges(id);
+  if (merges.length === 0) throw conflict(`session ${id} has no operator merge to undo`);
+  const template = await templateOf(catalog, target.template);
+  const remaining = new Map<string, number>();
+  for (const m of merges) for (const e of m.absorbed.events) remaining.set(identity(e), (remaining.get(identity(e)) ?? 0) + 1);
+  const kept = target.events.filter((e) => {
+    const n = remaining.get(identity(e)) ?? 0;
+    if (n === 0) return true;
+    remaining.set(identity(e), n - 1);
+    return false;
+  });
+  const session = reevaluated(target, kept, template);
+  const restored: SessionDoc[] = [];
+  for (const m of merges) {
+    const current = await store.getSession(m.absorbed.id);
+    restored.push({ ...m.absorbed, version: Math.max(m.absorbed.version, current?.version ?? 0) + 1 });
+  }
+  await store.upsertSessions([session, ...restored]);
+  for (const m of merges) await store.deleteMerge(m.absorbed.id);
+  return { session, restored };
+}
+
+function identity(e: EventDoc): string {
+  return `${e.step}\u0000${e.time}\u0000${JSON.stringify(e.value)}`;
+}

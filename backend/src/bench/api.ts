@@ -1,0 +1,205 @@
+/**
+ * API benchmark (issue 5): ≥ 1M sessions in MariaDB, the API server in this process, autocannon in
+ * a second process at 50 connections; p50/p99 of trace-by-id (Grafana's Tempo call: v2, protobuf)
+ * and of a search (Tempo TraceQL search on a field), and the total req/s of a mixed run.
+ *
+ *   npm run bench:api
+ *
+ * Environment:
+ *   WEFT_BENCH_SESSIONS     sessions in the database (default 1 000 000)
+ *   WEFT_BENCH_MYSQL        server URL without database (default mysql://root@127.0.0.1:3306)
+ *   WEFT_BENCH_DATABASE     database kept across runs (default weft_bench_api): filled once, reused
+ *                           while it holds enough sessions
+ *   WEFT_BENCH_SECONDS      seconds per autocannon run (default 15)
+ *   WEFT_BENCH_CONNECTIONS  concurrent connections (default 50)
+ *   WEFT_BENCH_FILL_ONLY=1  fill the database and stop
+ *   WEFT_BENCH_BUFFER_POOL  InnoDB buffer pool for the run (default 4G; restored afterwards): the
+ *                           packaged 128 MiB holds a sliver of a million sessions, and any real
+ *                           deployment sizes it to the working set. `keep` leaves it alone.
+ */
+import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import mysql from 'mysql2/promise';
+import { buildServer } from '../api/index.js';
+import { hash64 } from '../engine/hash.js';
+import type { EventDoc, SessionDoc } from '../engine/types.js';
+import { openStore, type Store } from '../store/index.js';
+import { traceIdOf } from '../trace/index.js';
+
+const env = process.env;
+const N = Number(env.WEFT_BENCH_SESSIONS ?? 1_000_000);
+const SERVER = (env.WEFT_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, '');
+const DATABASE = env.WEFT_BENCH_DATABASE ?? 'weft_bench_api';
+const SECONDS = Number(env.WEFT_BENCH_SECONDS ?? 15);
+const CONNECTIONS = Number(env.WEFT_BENCH_CONNECTIONS ?? 50);
+const TOKEN = 'bench-token';
+const DAY = 86_400_000;
+const BEGIN = Date.parse('2025-11-01T00:00:00Z');
+const USERS = Math.max(1, Math.floor(N / 20));
+
+const idOf = (i: number): string => hash64(`bench-api\u0000${i}`);
+const userOf = (i: number): string => `u${(i * 7919) % USERS}`;
+
+/** Deterministic session i of the payment template (templates/payment.yaml's steps and tree). */
+function makeSession(i: number): SessionDoc {
+  const start = BEGIN + Math.floor((i / N) * 365 * DAY);
+  const order = `o${i}`;
+  const trans = `T${i.toString(36)}`;
+  const amount = ((i * 37) % 50_000) / 100;
+  const noCallback = i % 50 === 0;
+  const steps: [string, string][] = [
+    ['order_placed', 'billing'], ['pay_ui_opened', 'client'], ['receipt_uploaded', 'client'], ['payment_completed', 'billing'],
+    ...(noCallback ? [] : ([['channel_callback', 'channel'], ['delivered', 'game']] as [string, string][])),
+  ];
+  const events: EventDoc[] = steps.map(([step, source], k) => ({
+    step, source, time: start + k * 1500,
+    value: { ts: start + k * 1500, log_id: `${order}-${k}`, action: step, order_id: order, user_id: userOf(i), amount, trans_no: trans },
+  }));
+  return {
+    id: idOf(i), template: 'payment', key: order, start, end: start + (steps.length - 1) * 1500, status: 'final', version: 1,
+    verdict: noCallback ? 'paid_no_callback' : 'ok', severity: noCallback ? 'critical' : 'ok',
+    explain: noCallback ? `paid ${amount} but the channel never called back` : null, splitOf: null, mergedInto: null,
+    fields: { trans_id: trans, user_id: userOf(i), amount, pay_ms: 4500, product_id: `sku${i % 500}` },
+    events,
+  };
+}
+
+async function fill(store: Store, have: number): Promise<void> {
+  const t0 = performance.now();
+  const batch = 1000;
+  let next = have;
+  const writer = async () => {
+    for (;;) {
+      const from = next;
+      if (from >= N) return;
+      next = Math.min(N, from + batch);
+      const docs: SessionDoc[] = [];
+      for (let i = from; i < next; i++) docs.push(makeSession(i));
+      await store.upsertSessions(docs);
+      if (Math.floor(next / 50_000) !== Math.floor(from / 50_000)) {
+        const rate = (next - have) / ((performance.now() - t0) / 1000);
+        process.stderr.write(`  filled ${next.toLocaleString('en')} / ${N.toLocaleString('en')} (${Math.round(rate)} sessions/s)\n`);
+      }
+    }
+  };
+  await Promise.all([writer(), writer(), writer()]);
+  console.log(`filled ${(N - have).toLocaleString('en')} sessions in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+}
+
+interface Summary {
+  readonly label: string;
+  readonly requests: number;
+  readonly rps: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+  readonly non2xx: number;
+}
+
+/** Runs one autocannon load in a second process and returns its summary. */
+function runClient(url: string, kind: string, seconds: number): Promise<Summary> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--client', url, kind, String(seconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    child.once('message', (m) => resolve(m as Summary));
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`client exited with ${code}`))));
+  });
+}
+
+async function client(url: string, kind: string, seconds: number): Promise<void> {
+  const { default: autocannon } = await import('autocannon');
+  let k = 0;
+  const pick = () => Math.floor(Math.random() * N);
+  const trace = () => ({ method: 'GET' as const, path: `/api/v2/traces/${traceIdOf(idOf(pick()))}`, headers: { accept: 'application/protobuf', authorization: `Bearer ${TOKEN}` } });
+  const search = () => {
+    const q = `{ .user_id = "${userOf(pick())}" && .verdict = "ok" }`;
+    return { method: 'GET' as const, path: `/api/search?q=${encodeURIComponent(q)}&limit=20&spss=3`, headers: { authorization: `Bearer ${TOKEN}` } };
+  };
+  const make = kind === 'trace' ? trace : kind === 'search' ? search : () => (k++ % 2 === 0 ? trace() : search());
+  const result = await autocannon({
+    url,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [{ setupRequest: (req: Record<string, unknown>) => ({ ...req, ...make() }) }],
+  });
+  const summary: Summary = {
+    label: kind,
+    requests: result.requests.total,
+    rps: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  };
+  process.send!(summary);
+}
+
+const SIZES: Record<string, number> = { K: 2 ** 10, M: 2 ** 20, G: 2 ** 30 };
+
+/** Sets the buffer pool for the run; returns how to restore it. */
+async function sizeBufferPool(admin: mysql.Connection): Promise<() => Promise<void>> {
+  const wanted = env.WEFT_BENCH_BUFFER_POOL ?? '4G';
+  const match = /^(\d+)([KMG])$/i.exec(wanted);
+  if (wanted === 'keep' || !match) return async () => undefined;
+  const [rows] = await admin.query('SELECT @@innodb_buffer_pool_size AS size');
+  const before = Number((rows as { size: number }[])[0]!.size);
+  await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${Number(match[1]) * SIZES[match[2]!.toUpperCase()]!}`);
+  return async () => {
+    await admin.query(`SET GLOBAL innodb_buffer_pool_size = ${before}`);
+  };
+}
+
+async function main(): Promise<void> {
+  const admin = await mysql.createConnection({ uri: SERVER });
+  await admin.query(`CREATE DATABASE IF NOT EXISTS ${DATABASE} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  const restore = await sizeBufferPool(admin);
+  try {
+    await run();
+  } finally {
+    await restore();
+    await admin.end();
+  }
+}
+
+async function run(): Promise<void> {
+  const store = await openStore(`${SERVER}/${DATABASE}?pool=16`, { log: () => undefined });
+  const conn = await mysql.createConnection({ uri: `${SERVER}/${DATABASE}` });
+  const [rows] = await conn.query('SELECT COUNT(*) AS n FROM sessions');
+  await conn.end();
+  const have = Number((rows as { n: number }[])[0]!.n);
+  console.log(`database ${DATABASE}: ${have.toLocaleString('en')} sessions (want ${N.toLocaleString('en')})`);
+  if (have < N) await fill(store, have);
+  if (env.WEFT_BENCH_FILL_ONLY === '1') {
+    await store.close();
+    return;
+  }
+  const template = readFileSync(new URL('../../../templates/payment.yaml', import.meta.url), 'utf8');
+  await store.saveTemplate('payment', template);
+
+  const app = await buildServer({ store, token: TOKEN });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+  // Warm-up (discarded): the first figures should not pay for JIT and cold pages.
+  console.log(`warming up 5 s; then ${SECONDS} s per run at ${CONNECTIONS} connections from a second process`);
+  await runClient(url, 'mixed', 5);
+  const results: Summary[] = [];
+  for (const kind of ['trace', 'search', 'mixed']) {
+    results.push(await runClient(url, kind, SECONDS));
+  }
+  console.log('\n  run      requests     req/s    p50 ms   p99 ms   errors  non-2xx');
+  for (const r of results) {
+    console.log(`  ${r.label.padEnd(7)} ${String(r.requests).padStart(9)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)} ${String(r.errors).padStart(8)} ${String(r.non2xx).padStart(8)}`);
+  }
+  const [traceRun, searchRun, mixed] = results as [Summary, Summary, Summary];
+  console.log(`\n  trace-by-id p99 ${traceRun.p99} ms (target ≤ 15), search p99 ${searchRun.p99} ms (target ≤ 50), mixed ${mixed.rps.toFixed(0)} req/s (target ≥ 2,000)`);
+  await app.close();
+  await store.close();
+}
+
+if (process.argv[2] === '--client') {
+  await client(process.argv[3]!, process.argv[4]!, Number(process.argv[5]));
+} else {
+  await main();
+}
