@@ -1,0 +1,552 @@
+/**
+ * `weft run` on Kafka: three consumer groups per deployment, every instance runs all three.
+ *
+ *   source topics ──normalise──► anchor topic (key: template + anchor key) ──anchor──► store
+ *                        │                ▲
+ *                        └──► join topic (key: template + join field + value) ──join──┘
+ *
+ * - normalise (stateless): parses, finds step, key and time with the templates, re-keys; poison
+ *   records go to the dead-letter topic. Watermark marks (largest event time per source) go to
+ *   every internal partition, so a partition's watermark moves with the whole source.
+ * - join: learns which anchor key offers which join value and forwards supplements there.
+ * - anchor: one engine per template per partition; fires go to the store.
+ *
+ * Durability: a stateful partition's engine state and the offset it corresponds to are
+ * checkpointed together (checkpoint.ts) after its output is in the store (anchor) or acknowledged
+ * by the brokers (join); only then is the Kafka offset committed. A restart reloads the checkpoint
+ * and re-reads from its offset: re-fired sessions carry the same ids and versions (the store keeps
+ * the higher version only), re-forwarded records are dropped by the engine's dedup. Partition
+ * state never depends on which instance holds the partition, so N instances give the sessions one
+ * instance gives.
+ */
+import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Logger } from 'pino';
+import type { SessionDoc } from '../engine/index.js';
+import type { Store } from '../store/index.js';
+import type { CompiledTemplate } from '../template/index.js';
+import { TopicDeadLetters, type DeadLetter } from '../sources/deadletter.js';
+import { partitionOf, topicPartitions } from '../sources/kafka.js';
+import type { CheckpointStore } from './checkpoint.js';
+import type { KafkaConfig, RunConfig } from './config.js';
+import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
+import type { RunMetrics } from './metrics.js';
+import { Router, type Offer, type RejectReason } from './route.js';
+import { Shard, type ShardState } from './shard.js';
+import type { TemplateSet } from './templates.js';
+
+export interface PipelineDeps {
+  readonly kafka: Kafka;
+  readonly config: RunConfig & { kafka: KafkaConfig };
+  readonly store: Store;
+  readonly checkpoints: CheckpointStore;
+  readonly templates: TemplateSet;
+  readonly metrics: RunMetrics;
+  readonly log: Logger;
+  /** Called after each store write of fired sessions. */
+  readonly written?: (sessions: readonly SessionDoc[]) => void;
+}
+
+/** Anchor topic messages: a record for one template's engine, or a watermark mark (`m`). */
+type AnchorMessage = { t: string; s: string; r: unknown; m?: undefined } | { t: string; s: string; m: number };
+/** Join topic messages: a supplement, an announcement, or a clock mark. */
+type JoinMessage =
+  | { k: 's'; t: string; s: string; f: string; v: string; time: number; o: Offer[]; r: unknown }
+  | { k: 'a'; t: string; f: string; v: string; key: string; time: number }
+  | { k: 'm'; t: string; time: number };
+
+interface Owned<S> {
+  readonly partition: number;
+  state: S;
+  /** Next offset to apply; earlier ones are already in `state`. */
+  next: number;
+  /** Offset of the last checkpoint (where a restart of this partition begins). */
+  checkpointed: number;
+  checkpointedAt: number;
+  dirty: boolean;
+  queue: Promise<unknown>;
+}
+
+export class KafkaPipeline {
+  private readonly producer: Producer;
+  private readonly normaliseConsumer: Consumer;
+  private readonly joinConsumer: Consumer;
+  private readonly anchorConsumer: Consumer;
+  private readonly deadLetters: TopicDeadLetters;
+  private readonly anchors = new Map<number, Owned<Shard>>();
+  private readonly joins = new Map<number, Owned<JoinShard>>();
+  private readonly loading = new Map<string, Promise<unknown>>();
+  private routers = new Map<string, Router>();
+  /** Per template, the sources whose time-only mark record matches no step (safe to send as marks). */
+  private markable = new Map<string, Set<string>>();
+  private topicSources = new Map<string, string[]>();
+  private subscribed = new Set<string>();
+  private partitions = { anchor: 1, join: 1 };
+  private readonly sentMarks = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private stopping = false;
+  private normaliseRunning = false;
+  private readonly kafkaConfig: KafkaConfig;
+  private readonly stage: { normalise: string; join: string; anchor: string };
+
+  constructor(private readonly deps: PipelineDeps) {
+    const k = (this.kafkaConfig = deps.config.kafka);
+    this.stage = { normalise: `${k.group}-normalise`, join: `${k.group}-join`, anchor: `${k.group}-anchor` };
+    this.producer = deps.kafka.producer({ allowAutoTopicCreation: true });
+    const consumer = (groupId: string) => deps.kafka.consumer({
+      groupId,
+      sessionTimeout: k.sessionTimeoutMs,
+      rebalanceTimeout: Math.max(k.sessionTimeoutMs, 10_000),
+      heartbeatInterval: Math.max(500, Math.floor(k.sessionTimeoutMs / 5)),
+      maxBytesPerPartition: deps.config.backpressure.maxBatchBytes,
+      allowAutoTopicCreation: true,
+    });
+    this.normaliseConsumer = consumer(this.stage.normalise);
+    this.joinConsumer = consumer(this.stage.join);
+    this.anchorConsumer = consumer(this.stage.anchor);
+    this.deadLetters = new TopicDeadLetters(this.producer, k.topics.deadLetters);
+  }
+
+  async start(): Promise<void> {
+    const { topics } = this.kafkaConfig;
+    await this.producer.connect();
+    const admin = this.deps.kafka.admin();
+    await admin.connect();
+    try {
+      const internal = [topics.anchor, topics.join, topics.deadLetters];
+      const counts = await topicPartitions(admin, internal, internal, this.kafkaConfig.partitions, this.deps.log);
+      this.partitions = { anchor: counts.get(topics.anchor)!, join: counts.get(topics.join)! };
+    } finally {
+      await admin.disconnect();
+    }
+    this.useTemplates(this.deps.templates.templates);
+    this.deps.templates.onChange((templates) => this.templatesChanged(templates));
+
+    await this.startStateful(this.anchorConsumer, topics.anchor, this.anchors, (p) => this.anchorBatch(p));
+    await this.startStateful(this.joinConsumer, topics.join, this.joins, (p) => this.joinBatch(p));
+    await this.startNormalise();
+    this.timer = setInterval(() => void this.tick(), 250);
+    this.timer.unref();
+  }
+
+  /** Stops fetching, finishes the batches in flight, checkpoints every owned partition, commits. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    await this.normaliseConsumer.disconnect().catch(() => undefined);
+    await Promise.all([this.joinConsumer.stop(), this.anchorConsumer.stop()].map((p) => p.catch(() => undefined)));
+    await Promise.all([...this.joins.values()].map((o) => this.checkpointJoin(o, true)));
+    await Promise.all([...this.anchors.values()].map((o) => this.checkpointAnchor(o, true)));
+    await Promise.all([this.joinConsumer.disconnect(), this.anchorConsumer.disconnect()].map((p) => p.catch(() => undefined)));
+    await this.producer.disconnect().catch(() => undefined);
+  }
+
+  /** Readiness: every consumer joined its group. */
+  status(): { anchorPartitions: number[]; joinPartitions: number[]; normalising: boolean } {
+    return { anchorPartitions: [...this.anchors.keys()].sort(), joinPartitions: [...this.joins.keys()].sort(), normalising: this.normaliseRunning };
+  }
+
+  openSessions(): Map<string, { open: number; watermarks: Map<string, number> }> {
+    const result = new Map<string, { open: number; watermarks: Map<string, number> }>();
+    for (const owned of this.anchors.values()) {
+      for (const [template, s] of owned.state.stats()) {
+        const entry = result.get(template) ?? { open: 0, watermarks: new Map<string, number>() };
+        entry.open += s.open;
+        for (const [source, w] of Object.entries(s.watermarks)) {
+          if (!Number.isFinite(w)) continue;
+          entry.watermarks.set(source, Math.min(entry.watermarks.get(source) ?? Infinity, w));
+        }
+        result.set(template, entry);
+      }
+    }
+    return result;
+  }
+
+  // ── templates ────────────────────────────────────────────────────────────────────────────────
+
+  private useTemplates(templates: readonly CompiledTemplate[]): void {
+    this.routers = new Map(templates.map((t) => [t.id, new Router(t)]));
+    this.markable = new Map(templates.map((t) => {
+      const router = this.routers.get(t.id)!;
+      const ok = [...t.sources.values()].filter((s) => router.route(s.name, { [s.time]: 0 }).kind === 'unmatched').map((s) => s.name);
+      return [t.id, new Set(ok)];
+    }));
+    const topicSources = new Map<string, string[]>();
+    for (const t of templates) {
+      for (const s of t.sources.values()) {
+        const topic = this.deps.config.sources[s.name]?.topic ?? s.topic;
+        const names = topicSources.get(topic) ?? [];
+        if (!names.includes(s.name)) names.push(s.name);
+        topicSources.set(topic, names);
+      }
+    }
+    this.topicSources = topicSources;
+  }
+
+  private async templatesChanged(templates: readonly CompiledTemplate[]): Promise<void> {
+    this.useTemplates(templates);
+    await Promise.all([...this.anchors.values()].map((o) => this.serial(o, () => o.state.setTemplates(templates))));
+    for (const o of this.joins.values()) o.state.setTemplates(templates);
+    const topics = new Set(this.topicSources.keys());
+    const same = topics.size === this.subscribed.size && [...topics].every((t) => this.subscribed.has(t));
+    if (!same && !this.stopping) {
+      this.deps.log.info({ topics: [...topics] }, 'source topics changed: resubscribing');
+      await this.normaliseConsumer.stop();
+      await this.startNormalise();
+    }
+  }
+
+  // ── normalise stage ──────────────────────────────────────────────────────────────────────────
+
+  private async startNormalise(): Promise<void> {
+    const topics = [...this.topicSources.keys()];
+    this.subscribed = new Set(topics);
+    if (topics.length === 0) return;
+    if (!this.normaliseRunning) await this.normaliseConsumer.connect();
+    await this.normaliseConsumer.subscribe({ topics, fromBeginning: this.kafkaConfig.fromBeginning });
+    await this.normaliseConsumer.run({
+      autoCommit: true,
+      autoCommitInterval: 1000,
+      partitionsConsumedConcurrently: 2,
+      eachBatchAutoResolve: false,
+      eachBatch: (payload) => this.normaliseBatch(payload),
+    });
+    this.normaliseRunning = true;
+  }
+
+  private async normaliseBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+    const sources = this.topicSources.get(batch.topic) ?? [];
+    const { topics } = this.kafkaConfig;
+    const anchorOut: Message[] = [];
+    const joinOut: Message[] = [];
+    const dead: DeadLetter[] = [];
+    const maxTime = new Map<string, number>();
+    for (const message of batch.messages) {
+      const origin = `${batch.topic}/${batch.partition}@${message.offset}`;
+      const text = message.value?.toString('utf8') ?? '';
+      const timestamp = message.timestamp;
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch (error) {
+        for (const source of sources) this.reject(source, 'malformed');
+        dead.push({ source: sources[0] ?? batch.topic, reason: 'malformed', detail: `not JSON: ${(error as Error).message}`, raw: message.value ?? '', origin });
+        continue;
+      }
+      for (const source of sources) {
+        this.deps.metrics.recordsIn.inc({ source });
+        let refusal: { reason: RejectReason; detail: string } | undefined;
+        let taken = false;
+        for (const router of this.routers.values()) {
+          if (!router.template.sources.has(source)) continue;
+          const t = router.template.id;
+          const route = router.route(source, value);
+          if (route.kind === 'rejected') {
+            refusal ??= route;
+            continue;
+          }
+          const markKey = `${t}\u0000${source}`;
+          if (route.time > (maxTime.get(markKey) ?? -Infinity)) maxTime.set(markKey, route.time);
+          if (route.kind === 'unmatched') continue;
+          taken = true;
+          const envelope = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"r":${text}}`;
+          if (route.kind === 'anchor' || route.kind === 'keyless') {
+            const key = route.kind === 'anchor' ? route.key : '';
+            anchorOut.push({ partition: partitionOf(`${t}\u0000${key}`, this.partitions.anchor), value: envelope, timestamp });
+            if (route.kind === 'anchor') {
+              for (const offer of route.offers) joinOut.push(this.announcement(t, offer, route.key, route.time, timestamp));
+            }
+          } else {
+            const sup = `{"k":"s","t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"f":${JSON.stringify(route.field)},"v":${JSON.stringify(route.value)},"time":${route.time},"o":${JSON.stringify(route.offers)},"r":${text}}`;
+            joinOut.push({ partition: partitionOf(`${t}\u0000${route.field}\u0000${route.value}`, this.partitions.join), value: sup, timestamp });
+          }
+        }
+        if (refusal && !taken) {
+          this.reject(source, refusal.reason);
+          dead.push({ source, reason: refusal.reason, detail: refusal.detail, raw: message.value ?? '', origin });
+        } else if (!taken && !refusal) {
+          this.reject(source, 'no_step');
+        }
+      }
+    }
+    await heartbeat();
+    const topicMessages = [];
+    if (anchorOut.length > 0) topicMessages.push({ topic: topics.anchor, messages: anchorOut });
+    if (joinOut.length > 0) topicMessages.push({ topic: topics.join, messages: joinOut });
+    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+    if (dead.length > 0) {
+      await this.deadLetters.send(dead);
+      for (const d of dead) this.deps.metrics.deadLetters.inc({ source: d.source, reason: d.reason });
+    }
+    await this.sendMarks(maxTime);
+    resolveOffset(batch.lastOffset());
+  }
+
+  private reject(source: string, reason: RejectReason): void {
+    this.deps.metrics.rejected.inc({ source, reason });
+  }
+
+  private announcement(t: string, offer: Offer, key: string, time: number, timestamp: string | undefined): Message {
+    return {
+      partition: partitionOf(`${t}\u0000${offer.field}\u0000${offer.value}`, this.partitions.join),
+      value: `{"k":"a","t":${JSON.stringify(t)},"f":${JSON.stringify(offer.field)},"v":${JSON.stringify(offer.value)},"key":${JSON.stringify(key)},"time":${time}}`,
+      timestamp,
+    };
+  }
+
+  /** Sends each source's advanced event time to every internal partition, after the records it covers. */
+  private async sendMarks(maxTime: Map<string, number>): Promise<void> {
+    const anchor: Message[] = [];
+    const join: Message[] = [];
+    const clocks = new Map<string, number>();
+    const now = String(Date.now());
+    for (const [markKey, time] of maxTime) {
+      if (time <= (this.sentMarks.get(markKey) ?? -Infinity)) continue;
+      this.sentMarks.set(markKey, time);
+      const [t, s] = markKey.split('\u0000') as [string, string];
+      clocks.set(t, Math.max(clocks.get(t) ?? -Infinity, time));
+      if (!this.markable.get(t)?.has(s)) continue;
+      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"m":${time}}`;
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: now });
+    }
+    for (const [t, time] of clocks) {
+      const value = `{"k":"m","t":${JSON.stringify(t)},"time":${time}}`;
+      for (let p = 0; p < this.partitions.join; p++) join.push({ partition: p, value, timestamp: now });
+    }
+    const topicMessages = [];
+    if (anchor.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.anchor, messages: anchor });
+    if (join.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.join, messages: join });
+    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+  }
+
+  // ── stateful stages: ownership, checkpoints ──────────────────────────────────────────────────
+
+  private async startStateful<S>(consumer: Consumer, topic: string, owned: Map<number, Owned<S>>, eachBatch: (p: EachBatchPayload) => Promise<void>): Promise<void> {
+    consumer.on(consumer.events.GROUP_JOIN, (event) => {
+      const assigned = new Set(event.payload.memberAssignment[topic] ?? []);
+      for (const [partition, o] of owned) {
+        if (assigned.has(partition)) continue;
+        // Moved to another instance: keep what we did, then forget it (the new owner reloads it).
+        owned.delete(partition);
+        void (topic === this.kafkaConfig.topics.anchor
+          ? this.checkpointAnchor(o as unknown as Owned<Shard>, true)
+          : this.checkpointJoin(o as unknown as Owned<JoinShard>, true)).catch(() => undefined);
+      }
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [topic], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      partitionsConsumedConcurrently: Math.max(1, this.kafkaConfig.partitions),
+      eachBatchAutoResolve: false,
+      eachBatch,
+    });
+  }
+
+  private serial<S, T>(o: Owned<S>, work: () => Promise<T>): Promise<T> {
+    const next = o.queue.then(work, work);
+    o.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private async own<S>(stage: string, topic: string, owned: Map<number, Owned<S>>, partition: number, firstOffset: number, make: (state: unknown) => S): Promise<Owned<S>> {
+    const have = owned.get(partition);
+    if (have) return have;
+    const loadKey = `${stage}/${partition}`;
+    let loading = this.loading.get(loadKey) as Promise<Owned<S>> | undefined;
+    if (!loading) {
+      loading = (async () => {
+        const checkpoint = await this.deps.checkpoints.load(stage, topic, partition);
+        const next = checkpoint?.offset ?? firstOffset;
+        if (checkpoint && checkpoint.offset < firstOffset) {
+          this.deps.log.warn({ stage, partition, checkpoint: checkpoint.offset, firstOffset }, 'committed offset is past the checkpoint; records in between were applied by an earlier owner whose checkpoint was lost');
+        }
+        const o: Owned<S> = {
+          partition, state: make(checkpoint?.state), next, checkpointed: next, checkpointedAt: Date.now(), dirty: false, queue: Promise.resolve(),
+        };
+        owned.set(partition, o);
+        this.deps.log.info({ stage, partition, offset: next, restored: checkpoint !== undefined }, 'partition taken');
+        return o;
+      })();
+      this.loading.set(loadKey, loading);
+      loading.finally(() => this.loading.delete(loadKey)).catch(() => undefined);
+    }
+    return loading;
+  }
+
+  // ── anchor stage ─────────────────────────────────────────────────────────────────────────────
+
+  private async anchorBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const { metrics } = this.deps;
+    const o = await this.own(this.stage.anchor, batch.topic, this.anchors, batch.partition, Number(batch.firstOffset()),
+      (state) => {
+        const shard = new Shard(`anchor/${batch.partition}`, this.deps.templates.templates, this.deps.store, metrics, state as ShardState | undefined);
+        if (this.deps.written) shard.onWritten = this.deps.written;
+        return shard;
+      });
+    if (this.anchors.get(batch.partition) !== o) return;
+    try {
+      await this.serial(o, async () => {
+        let n = 0;
+        for (const message of batch.messages) {
+          const offset = Number(message.offset);
+          if (offset < o.next) continue;
+          if (!isRunning() || isStale()) break;
+          const envelope = JSON.parse(message.value!.toString('utf8')) as AnchorMessage;
+          const at = Number(message.timestamp);
+          const template = this.routers.get(envelope.t)?.template;
+          if (envelope.m !== undefined) {
+            const spec = template?.sources.get(envelope.s);
+            if (spec) await o.state.ingest(envelope.t, envelope.s, { [spec.time]: envelope.m }, at);
+          } else {
+            const rejection = await o.state.ingest(envelope.t, envelope.s, envelope.r, at);
+            if (rejection !== undefined) this.deps.log.warn({ template: envelope.t, source: envelope.s, rejection }, 'record refused by the engine after routing (template changed?)');
+          }
+          o.next = offset + 1;
+          o.dirty = true;
+          if (++n % 2000 === 0) await heartbeat();
+        }
+        await o.state.flush();
+        // Moves kafkajs's fetch position only; commits happen with checkpoints.
+        if (o.next > 0) resolveOffset(String(o.next - 1));
+      });
+    } catch (error) {
+      await this.recover(this.anchorConsumer, batch.topic, this.anchors, o, error);
+      return;
+    }
+    metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    if (Date.now() - o.checkpointedAt >= this.deps.config.checkpoint.intervalMs) await this.checkpointAnchor(o, false);
+  }
+
+  private async checkpointAnchor(o: Owned<Shard>, final: boolean): Promise<void> {
+    await this.checkpoint(this.stage.anchor, this.kafkaConfig.topics.anchor, this.anchorConsumer, o, final, async () => {
+      await o.state.flush();
+      return o.state.snapshot();
+    });
+  }
+
+  // ── join stage ───────────────────────────────────────────────────────────────────────────────
+
+  private async joinBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const o = await this.own(this.stage.join, batch.topic, this.joins, batch.partition, Number(batch.firstOffset()),
+      (state) => new JoinShard(this.deps.templates.templates, state as JoinState | undefined));
+    if (this.joins.get(batch.partition) !== o) return;
+    try {
+      await this.serial(o, async () => {
+        const forwards: Forward[] = [];
+        let next = o.next;
+        for (const message of batch.messages) {
+          const offset = Number(message.offset);
+          if (offset < next) continue;
+          if (!isRunning() || isStale()) break;
+          const m = JSON.parse(message.value!.toString('utf8')) as JoinMessage;
+          if (m.k === 's') {
+            const at = Number(message.timestamp);
+            const s: Supplement = { template: m.t, source: m.s, field: m.f, value: m.v, time: m.time, at: Number.isNaN(at) ? undefined : at, record: m.r, offers: m.o };
+            forwards.push(...o.state.supplement(s), ...o.state.advance(m.t, m.time));
+          } else if (m.k === 'a') {
+            forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }), ...o.state.advance(m.t, m.time));
+          } else {
+            forwards.push(...o.state.advance(m.t, m.time));
+          }
+          next = offset + 1;
+        }
+        await heartbeat();
+        await this.forward(forwards);
+        o.next = next;
+        o.dirty = true;
+        if (next > 0) resolveOffset(String(next - 1));
+      });
+    } catch (error) {
+      await this.recover(this.joinConsumer, batch.topic, this.joins, o, error);
+      return;
+    }
+    this.deps.metrics.consumerLag.set({ topic: batch.topic, partition: String(batch.partition) }, Number(batch.offsetLag()));
+    if (Date.now() - o.checkpointedAt >= this.deps.config.checkpoint.intervalMs) await this.checkpointJoin(o, false);
+  }
+
+  /** Supplements to their session's anchor partition (or their value's home); chained join values announced. */
+  private async forward(forwards: readonly Forward[]): Promise<void> {
+    if (forwards.length === 0) return;
+    const anchor: Message[] = [];
+    const join: Message[] = [];
+    for (const { supplement: s, key } of forwards) {
+      const route = key === null ? `${s.template}\u0000\u0000${s.field}\u0000${s.value}` : `${s.template}\u0000${key}`;
+      anchor.push({
+        partition: partitionOf(route, this.partitions.anchor),
+        value: JSON.stringify({ t: s.template, s: s.source, r: s.record }),
+        ...(s.at === undefined ? {} : { timestamp: String(s.at) }),
+      });
+      if (key !== null) {
+        const timestamp = s.at === undefined ? undefined : String(s.at);
+        for (const offer of s.offers) join.push(this.announcement(s.template, offer, key, s.time, timestamp));
+      }
+    }
+    const topicMessages = [{ topic: this.kafkaConfig.topics.anchor, messages: anchor }];
+    if (join.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.join, messages: join });
+    await this.producer.sendBatch({ topicMessages, acks: -1 });
+  }
+
+  private async checkpointJoin(o: Owned<JoinShard>, final: boolean): Promise<void> {
+    await this.checkpoint(this.stage.join, this.kafkaConfig.topics.join, this.joinConsumer, o, final, async () => o.state.snapshot());
+  }
+
+  // ── shared ───────────────────────────────────────────────────────────────────────────────────
+
+  /** State and offset in one row, then the Kafka commit (advisory: the checkpoint is what a restart reads). */
+  private async checkpoint<S>(stage: string, topic: string, consumer: Consumer, o: Owned<S>, final: boolean, state: () => Promise<unknown>): Promise<void> {
+    await this.serial(o, async () => {
+      if (!o.dirty && o.next === o.checkpointed) {
+        o.checkpointedAt = Date.now();
+        return;
+      }
+      const snapshot = await state();
+      const offset = o.next;
+      await this.deps.metrics.timeWrite('checkpoint', () => this.deps.checkpoints.save(stage, topic, o.partition, { offset, state: snapshot }));
+      o.checkpointed = offset;
+      o.checkpointedAt = Date.now();
+      o.dirty = false;
+      try {
+        await consumer.commitOffsets([{ topic, partition: o.partition, offset: String(offset) }]);
+      } catch (error) {
+        if (!final) this.deps.log.debug({ stage, partition: o.partition, err: String(error) }, 'offset commit failed (checkpoint stands)');
+      }
+    });
+  }
+
+  /**
+   * A batch failed past the store's own retries: the partition's in-memory state may be ahead of
+   * what is durable, so it is dropped and the partition re-read from its last checkpoint.
+   */
+  private async recover<S>(consumer: Consumer, topic: string, owned: Map<number, Owned<S>>, o: Owned<S>, error: unknown): Promise<void> {
+    this.deps.log.error({ topic, partition: o.partition, err: error instanceof Error ? error.message : String(error) }, 'partition failed; reloading it from its checkpoint');
+    owned.delete(o.partition);
+    consumer.seek({ topic, partition: o.partition, offset: String(o.checkpointed) });
+  }
+
+  /** Processing time for idle triggers; periodic checkpoints of partitions that went quiet; gauges. */
+  private async tick(): Promise<void> {
+    if (this.stopping) return;
+    const now = Date.now();
+    const interval = this.deps.config.checkpoint.intervalMs;
+    await Promise.all([...this.anchors.values()].map(async (o) => {
+      try {
+        await this.serial(o, async () => {
+          await o.state.tick(now);
+          await o.state.flush();
+        });
+        if (now - o.checkpointedAt >= interval) await this.checkpointAnchor(o, false);
+      } catch (error) {
+        this.deps.log.warn({ partition: o.partition, err: String(error) }, 'tick failed');
+      }
+    }));
+    await Promise.all([...this.joins.values()].map(async (o) => {
+      if (now - o.checkpointedAt >= interval) await this.checkpointJoin(o, false).catch(() => undefined);
+    }));
+    for (const [template, s] of this.openSessions()) {
+      this.deps.metrics.openSessions.set({ template }, s.open);
+      for (const [source, w] of s.watermarks) this.deps.metrics.watermarkLag.set({ template, source }, Math.max(0, (now - w) / 1000));
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * One unit of engine state: an Engine per template for one partition of the anchor topic (or the
+ * whole input in embedded mode). Records, marks and processing-time ticks come in; emissions go to
+ * the store through a StoreSink. Everything that touches the engines runs one at a time (`serial`).
+ */
+import { Engine, type Emission, type EngineSnapshot } from '../engine/index.js';
+import type { Store } from '../store/index.js';
+import type { CompiledTemplate } from '../template/index.js';
+import type { RunMetrics } from './metrics.js';
+import { StoreSink } from './sink.js';
+
+/** What a shard checkpoints: per template, its engine's snapshot. */
+export interface ShardState {
+  readonly engines: Record<string, EngineSnapshot>;
+}
+
+export class Shard {
+  private readonly engines = new Map<string, { template: CompiledTemplate; engine: Engine }>();
+  private readonly sink: StoreSink;
+  private readonly out: Emission[] = [];
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Largest arrival time seen and the wall clock then: processing time runs on from there between records. */
+  private lastAt: number | undefined;
+  private lastAtWall = 0;
+  /** Records taken since the last checkpoint (a checkpoint with nothing new is skipped). */
+  dirty = false;
+
+  constructor(
+    readonly name: string,
+    templates: readonly CompiledTemplate[],
+    store: Store,
+    private readonly metrics: RunMetrics,
+    state?: ShardState,
+  ) {
+    this.sink = new StoreSink(store, metrics);
+    for (const template of templates) this.add(template, state?.engines[template.id]);
+  }
+
+  set onWritten(listener: StoreSink['onWritten']) {
+    this.sink.onWritten = listener;
+  }
+
+  /** Runs `work` after everything queued before it. */
+  serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(work, work);
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  has(template: string): boolean {
+    return this.engines.has(template);
+  }
+
+  /** Feeds one record to `template`'s engine (every template's, when `template` is undefined). Returns a rejection reason. */
+  async ingest(template: string | undefined, source: string, value: unknown, at: number | undefined): Promise<string | undefined> {
+    this.noteArrival(at);
+    this.dirty = true;
+    let rejection: string | undefined;
+    let known = false;
+    for (const [id, { engine }] of this.engines) {
+      if (template !== undefined && id !== template) continue;
+      if (!engine.knowsSource(source)) continue;
+      known = true;
+      const before = lateCounts(engine);
+      const reason = engine.ingest(source, value, at, this.out);
+      if (reason !== undefined) rejection = reason;
+      await this.sink.drain(engine, this.out);
+      this.countLate(id, engine, before);
+    }
+    return known ? rejection : `unknown source "${source}"`;
+  }
+
+  /** Processing time moved without records (idle sources, idle trigger). */
+  async tick(wallNow: number): Promise<void> {
+    if (this.lastAt === undefined) return;
+    const now = this.lastAt + (wallNow - this.lastAtWall);
+    for (const [id, { engine }] of this.engines) {
+      const before = lateCounts(engine);
+      engine.advance(now, this.out);
+      await this.sink.drain(engine, this.out);
+      this.countLate(id, engine, before);
+    }
+  }
+
+  /** End of input (embedded mode's shutdown does not call this: open sessions are checkpointed instead). */
+  async end(): Promise<void> {
+    for (const { engine } of this.engines.values()) {
+      engine.end(this.out);
+      await this.sink.drain(engine, this.out);
+    }
+  }
+
+  flush(): Promise<void> {
+    return this.sink.flush();
+  }
+
+  snapshot(): ShardState {
+    return { engines: Object.fromEntries([...this.engines].map(([id, { engine }]) => [id, engine.snapshot()])) };
+  }
+
+  /**
+   * A template was added, changed or removed. A changed template takes over its predecessor's
+   * state (snapshots name steps, so they survive edits): from this point on every fire of every
+   * open session is computed wholly by the new version, never by a mix. A removed template's open
+   * sessions fire final first.
+   */
+  async setTemplates(templates: readonly CompiledTemplate[]): Promise<void> {
+    const wanted = new Map(templates.map((t) => [t.id, t]));
+    for (const [id, { template, engine }] of [...this.engines]) {
+      const next = wanted.get(id);
+      if (next === template) continue;
+      if (!next) {
+        engine.end(this.out);
+        await this.sink.drain(engine, this.out);
+        this.engines.delete(id);
+        continue;
+      }
+      await this.sink.flush();
+      this.add(next, engine.snapshot());
+    }
+    for (const template of templates) if (!this.engines.has(template.id)) this.add(template, undefined);
+    await this.sink.flush();
+    this.dirty = true;
+  }
+
+  stats(): Map<string, { open: number; watermarks: Record<string, number> }> {
+    return new Map([...this.engines].map(([id, { engine }]) => {
+      const marks = engine.watermarks()[id];
+      return [id, { open: engine.stats().openSessions, watermarks: marks?.sources ?? {} }];
+    }));
+  }
+
+  private add(template: CompiledTemplate, snapshot: EngineSnapshot | undefined): void {
+    const engine = new Engine([template]);
+    if (snapshot) engine.restore(snapshot);
+    this.engines.set(template.id, { template, engine });
+  }
+
+  private noteArrival(at: number | undefined): void {
+    if (at === undefined || (this.lastAt !== undefined && at <= this.lastAt)) return;
+    this.lastAt = at;
+    this.lastAtWall = Date.now();
+  }
+
+  private countLate(template: string, engine: Engine, before: { reapplied: number; dropped: number }): void {
+    const now = lateCounts(engine);
+    if (now.reapplied > before.reapplied) this.metrics.lateReapplied.inc({ template }, now.reapplied - before.reapplied);
+    if (now.dropped > before.dropped) this.metrics.lateDropped.inc({ template }, now.dropped - before.dropped);
+  }
+}
+
+function lateCounts(engine: Engine): { reapplied: number; dropped: number } {
+  return { reapplied: engine.counters.lateReapplied, dropped: engine.counters.lateDropped };
+}
