@@ -7,7 +7,7 @@ const USAGE = `weft — stitch traceless logs into business sessions
 Commands:
   weft replay   --template T.yaml --input events.ndjson [--out sessions.ndjson]
   weft generate --scenario payment --sessions N --seed S --out events.ndjson
-  weft demo     [--sessions N]   generate a payment workload and replay it (no database needed)
+  weft demo     [--sessions N] [--no-serve]   generate + replay a payment workload into SQLite, print a summary and a chart, serve the API (no database needed)
   weft serve    [--store URL] [--port 8787]   serve a store: JSON API, Tempo-compatible API
   weft run      [--config weft.yaml]   the always-on correlator (Kafka, HTTP ingest, API, metrics)
 

@@ -17,7 +17,8 @@ With --store (sqlite:./weft.db, mysql://user:pass@host:port/db) the final sessio
 also upserted into that store, where the API and Grafana read them. --show-errors N prints only the
 first N bad lines (all are counted in the summary).`;
 
-export async function replayCommand(argv: string[]): Promise<number> {
+/** `onSummary` receives the run's summary once it is complete (the demo prints its own report from it). */
+export async function replayCommand(argv: string[], onSummary?: (summary: ReplaySummary) => void): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
@@ -71,6 +72,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   if (values.store === undefined || values.out !== undefined) await writeOutput(values.out, result.sessions, result.orphans);
   process.stderr.write(formatSummary(result.summary, elapsedMs));
   if (values.store !== undefined) await writeStore(values.store, result.sessions, result.orphans, values.quiet);
+  onSummary?.(result.summary);
   return 0;
 }
 
