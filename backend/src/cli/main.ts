@@ -1,5 +1,6 @@
 import { demoCommand } from './demo.js';
 import { generateCommand } from './generate.js';
+import { loadCommand } from './load.js';
 import { replayCommand } from './replay.js';
 
 const USAGE = `weft — stitch traceless logs into business sessions
@@ -8,6 +9,7 @@ Commands:
   weft replay   --template T.yaml --input events.ndjson [--out sessions.ndjson]
   weft generate --scenario payment --sessions N --seed S --out events.ndjson
   weft demo     [--sessions N] [--no-serve]   generate + replay a payment workload into SQLite, print a summary and a chart, serve the API (no database needed)
+  weft load     --brokers B [--rate R]   produce the payment workload to Kafka, paced in real time (load generator)
   weft serve    [--store URL] [--port 8787]   serve a store: JSON API, Tempo-compatible API
   weft run      [--config weft.yaml]   the always-on correlator (Kafka, HTTP ingest, API, metrics)
 
@@ -19,6 +21,7 @@ const commands: Record<string, () => Promise<Command>> = {
   replay: async () => replayCommand,
   generate: async () => generateCommand,
   demo: async () => demoCommand,
+  load: async () => loadCommand,
   serve: async () => (await import('./serve.js')).serveCommand,
   run: async () => (await import('./run.js')).runCommand,
 };
