@@ -43,6 +43,10 @@ export function parseFieldFilter(text: string): ParsedFilter {
       return;
     }
     const [, field, op, rawValue] = match as unknown as [string, string, FilterOp, string];
+    if (/^[=<>^!]/.test(rawValue)) {
+      errors.push({ condition: index + 1, text: part, message: `"${part}" is not <field> <op> <value> (op: = > >= < <= ^=)` });
+      return;
+    }
     const values = (op === '=' ? rawValue.split('|') : [rawValue]).map(unquote).filter((v) => v !== '');
     if (values.length === 0) {
       errors.push({ condition: index + 1, text: part, message: `"${part}" has no value` });

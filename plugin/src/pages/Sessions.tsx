@@ -116,8 +116,13 @@ export function SessionsPage() {
     ],
     [s.fields],
   );
-  const rows = result.state === 'done' && result.value ? result.value.sessions.map((r) => ({ ...r, duration: r.end - r.start })) : [];
   const [sortId, sortDir] = sort.split(':');
+  // With fetchData the table sorts manually: the page's rows are sorted here, by the URL's sort.
+  const rows = useMemo(() => {
+    const page: Array<Row & { duration: number }> =
+      result.state === 'done' && result.value ? result.value.sessions.map((r) => ({ ...r, duration: r.end - r.start })) : [];
+    return sortId ? sortRows(page, sortId, sortDir === 'desc') : page;
+  }, [result, sortId, sortDir]);
 
   return (
     <PluginPage actions={<TimePicker value={url.timeRange} onChange={url.setTimeRange} />}>
@@ -157,13 +162,14 @@ export function SessionsPage() {
             />
           </InlineField>
         </InlineFieldRow>
-        <Field
-          label="Fields"
-          description="Conditions on any session field, joined by and: amount > 100 and trans_id = T1234 (operators = > >= < <= ^= for prefix; a|b for any of)"
-          invalid={draftErrors.length > 0 || parsed.errors.length > 0}
-          error={(draftErrors.length > 0 ? draftErrors : parsed.errors).map((e) => e.message).join('; ')}
-        >
-          <Stack direction="row" gap={1}>
+        <Stack direction="row" gap={1} alignItems="flex-start">
+          <Field
+            className={s.grow}
+            label="Fields"
+            description="Conditions on any session field, joined by and: amount > 100 and trans_id = T1234 (operators = > >= < <= ^= for prefix; a|b for any of)"
+            invalid={draftErrors.length > 0 || parsed.errors.length > 0}
+            error={(draftErrors.length > 0 ? draftErrors : parsed.errors).map((e) => e.message).join('; ')}
+          >
             <Input
               id="weft-filter-fields"
               aria-label="Field conditions"
@@ -172,11 +178,11 @@ export function SessionsPage() {
               onChange={(e) => setDraft(e.currentTarget.value)}
               onKeyDown={(e: KeyboardEvent<HTMLInputElement>) => e.key === 'Enter' && applyFilter()}
             />
-            <Button icon="search" onClick={applyFilter} disabled={draftErrors.length > 0}>
-              Search
-            </Button>
-          </Stack>
-        </Field>
+          </Field>
+          <Button icon="search" onClick={applyFilter} disabled={draftErrors.length > 0} className={s.searchButton}>
+            Search
+          </Button>
+        </Stack>
       </div>
       {result.state === 'loading' && <Loading text="Searching sessions…" />}
       {result.state === 'error' && <ErrorState error={result.error} retry={reload} />}
@@ -250,6 +256,16 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(ms / 3_600_000)} h ${Math.round((ms % 3_600_000) / 60_000)} m`;
 }
 
+function sortRows<R extends object>(rows: R[], id: string, desc: boolean): R[] {
+  const value = (r: R) => (r as Record<string, unknown>)[id];
+  return [...rows].sort((a, b) => {
+    const x = value(a);
+    const y = value(b);
+    const order = typeof x === 'number' && typeof y === 'number' ? x - y : String(x ?? '').localeCompare(String(y ?? ''));
+    return desc ? -order : order;
+  });
+}
+
 function fieldSummary(session: SessionSummary): string {
   return Object.entries(session.fields)
     .slice(0, 4)
@@ -259,6 +275,8 @@ function fieldSummary(session: SessionSummary): string {
 
 const getStyles = (theme: GrafanaTheme2) => ({
   filters: css({ marginBottom: theme.spacing(2) }),
+  grow: css({ flexGrow: 1 }),
+  searchButton: css({ marginTop: theme.spacing(5.5) }),
   fields: css({ fontFamily: theme.typography.fontFamilyMonospace, fontSize: theme.typography.bodySmall.fontSize, color: theme.colors.text.secondary }),
   pager: css({ display: 'flex', justifyContent: 'space-between', alignItems: 'center', marginTop: theme.spacing(1) }),
 });
