@@ -7,9 +7,12 @@ import { parseTemplate, TemplateError, type CompiledTemplate } from '../template
  * revision. A stored template that no longer compiles counts as unknown (traces fall back to time
  * order) rather than failing the request.
  */
+/** How long a stored template's revision is trusted before the store is asked again. */
+const RECHECK_MS = 5_000;
+
 export class TemplateCatalog {
   private readonly fixed: Map<string, CompiledTemplate>;
-  private readonly compiled = new Map<string, { readonly revision: number; readonly template: CompiledTemplate | undefined }>();
+  private readonly compiled = new Map<string, { readonly revision: number; readonly template: CompiledTemplate | undefined; readonly checkedAt: number }>();
 
   constructor(private readonly store: Store, templates: readonly CompiledTemplate[] = []) {
     this.fixed = new Map(templates.map((t) => [t.id, t]));
@@ -19,11 +22,15 @@ export class TemplateCatalog {
     const fixed = this.fixed.get(id);
     if (fixed) return fixed;
     const cached = this.compiled.get(id);
-    // A cached compile is reused while the stored revision is the same; the store read is cheap
-    // next to a CEL compile, and keeps several API processes in step with each other's saves.
+    // Trace requests come by the thousand per second: the stored revision is re-read at most every
+    // few seconds (so several API processes pick up each other's saves), the compile only when it changed.
+    if (cached && Date.now() - cached.checkedAt < RECHECK_MS) return cached.template;
     const record = await this.store.getTemplate(id);
     if (!record) return undefined;
-    if (cached && cached.revision === record.revision) return cached.template;
+    if (cached && cached.revision === record.revision) {
+      this.compiled.set(id, { ...cached, checkedAt: Date.now() });
+      return cached.template;
+    }
     return this.remember(record);
   }
 
@@ -41,7 +48,7 @@ export class TemplateCatalog {
 
   /** Records a template just saved (already compiled by the caller). */
   saved(record: TemplateRecord, template: CompiledTemplate): void {
-    this.compiled.set(record.id, { revision: record.revision, template });
+    this.compiled.set(record.id, { revision: record.revision, template, checkedAt: Date.now() });
   }
 
   private remember(record: TemplateRecord): CompiledTemplate | undefined {
@@ -52,7 +59,7 @@ export class TemplateCatalog {
       if (!(error instanceof TemplateError)) throw error;
       template = undefined;
     }
-    this.compiled.set(record.id, { revision: record.revision, template });
+    this.compiled.set(record.id, { revision: record.revision, template, checkedAt: Date.now() });
     return template;
   }
 }
