@@ -1,5 +1,6 @@
 import { getBackendSrv, isFetchError } from '@grafana/runtime';
 import { lastValueFrom } from 'rxjs';
+import { parentsOf } from './types';
 import type {
   ApiErrorBody,
   Bucket,
@@ -13,6 +14,8 @@ import type {
   StatsRow,
   TemplateIssue,
   TemplateRecord,
+  TemplateSummary,
+  Validation,
 } from './types';
 
 /** Query parameters: arrays repeat the key (`verdict=a&verdict=b`), undefined and '' are left out. */
@@ -142,10 +145,8 @@ export class WeftApi {
   }
 
   async stats(params: StatsParams): Promise<StatsRow[]> {
-    const body = await this.transport.request<{ rows: StatsRow[] } | StatsRow[]>('GET', '/api/stats', {
-      params: { ...params, verdict: params.verdict, severity: params.severity },
-    });
-    return Array.isArray(body) ? body : body.rows;
+    const body = await this.transport.request<{ bucket: Bucket; rows: StatsRow[] }>('GET', '/api/stats', { params: { ...params } });
+    return body.rows;
   }
 
   fieldValues(name: string, params: Params = {}): Promise<FieldValues> {
@@ -156,32 +157,47 @@ export class WeftApi {
     return this.transport.request('GET', '/api/orphans', { params });
   }
 
-  async templates(): Promise<TemplateRecord[]> {
-    const body = await this.transport.request<{ templates: TemplateRecord[] } | TemplateRecord[]>('GET', '/api/templates');
-    return Array.isArray(body) ? body : body.templates;
+  async templates(): Promise<TemplateSummary[]> {
+    const body = await this.transport.request<{ templates: TemplateSummary[] }>('GET', '/api/templates');
+    return body.templates;
   }
 
   template(id: string): Promise<TemplateRecord> {
     return this.transport.request('GET', `/api/templates/${encodeURIComponent(id)}`);
   }
 
-  saveTemplate(id: string, text: string): Promise<TemplateRecord> {
+  saveTemplate(id: string, text: string): Promise<TemplateSummary> {
     return this.transport.request('PUT', `/api/templates/${encodeURIComponent(id)}`, { body: { text } });
   }
 
-  /** Never throws for a bad template: its issues come back (a 400 carrying issues is a validation answer). */
-  async validateTemplate(text: string): Promise<{ ok: boolean; issues: TemplateIssue[] }> {
+  /** A template that does not compile is an answer (`valid: false` with its issues), not an error. */
+  async validateTemplate(text: string): Promise<{ ok: boolean; issues: TemplateIssue[]; validation?: Validation }> {
     try {
-      await this.transport.request('POST', '/api/templates/validate', { body: { text } });
-      return { ok: true, issues: [] };
+      const validation = await this.transport.request<Validation>('POST', '/api/templates/validate', { body: { text } });
+      return { ok: validation.valid, issues: [...validation.issues], validation };
     } catch (error) {
       if (error instanceof WeftApiError && error.kind === 'bad_request') return { ok: false, issues: templateIssues(error) };
       throw error;
     }
   }
 
+  /**
+   * The behaviour tree of a stored template (parent of each step), or undefined when the correlator
+   * does not store it (templates given with --template) or it no longer compiles.
+   */
+  async templateTree(id: string): Promise<Record<string, string | null> | undefined> {
+    try {
+      const record = await this.template(id);
+      const validation = await this.transport.request<Validation>('POST', '/api/templates/validate', { body: { text: record.text } });
+      return validation.valid && validation.tree ? parentsOf(validation.tree) : undefined;
+    } catch (error) {
+      if (error instanceof WeftApiError && error.kind === 'not_found') return undefined;
+      throw error;
+    }
+  }
+
   preview(text: string, records: readonly PreviewRecord[]): Promise<PreviewResult> {
-    return this.transport.request('POST', '/api/templates/preview', { body: { text, records } });
+    return this.transport.request('POST', '/api/templates/preview', { body: { template: text, records } });
   }
 
   ready(): Promise<{ ready: boolean; detail?: unknown }> {

@@ -44,27 +44,38 @@ export interface SearchPage {
   readonly cursor: string | null;
 }
 
-/** One stored version of a session, as the detail endpoint lists them (newest first). */
+/** One stored version of a session (`history` of the detail endpoint). */
 export interface SessionVersion {
   readonly version: number;
+  readonly status: SessionStatus;
   readonly verdict: string | null;
   readonly severity: Severity | null;
-  readonly status?: SessionStatus;
-  readonly trigger?: string;
-  readonly at?: number;
-  readonly eventCount?: number;
+  readonly eventCount: number;
+  readonly start: number;
+  readonly end: number;
+  /** Wall-clock ms of the write. */
+  readonly writtenAt: number;
 }
 
 /** `GET /api/sessions/:id`. */
 export interface SessionDetail extends Omit<SessionSummary, 'eventCount'> {
   readonly events: readonly EventDoc[];
-  readonly versions?: readonly SessionVersion[];
-  /** Sessions recorded as splits of this one (`splitOf` = this id). */
-  readonly splits?: readonly string[];
-  /** Steps of the template's `session.complete` list that the session lacks. */
-  readonly missing?: readonly string[];
-  /** The template's behaviour tree: parent of each step (null for roots), in the template's step order. */
-  readonly tree?: Readonly<Record<string, string | null>>;
+  readonly traceId?: string;
+  readonly history?: readonly SessionVersion[];
+  readonly links?: {
+    readonly splitOf: string | null;
+    readonly mergedInto: string | null;
+    /** Sessions an operator merged into this one (an unmerge restores them). */
+    readonly operatorMerged: ReadonlyArray<{ readonly id: string; readonly mergedAt: number }>;
+  };
+}
+
+/** A step of a template's behaviour tree, in template order (validate and preview answer these). */
+export interface TreeStep {
+  readonly step: string;
+  readonly source: string;
+  readonly kind?: string;
+  readonly parent: string | null;
 }
 
 export type Bucket = '1m' | '1h' | '1d';
@@ -97,12 +108,23 @@ export interface OrphanPage {
   readonly cursor: string | null;
 }
 
-export interface TemplateRecord {
+/** `GET /api/templates` lists these (no text); `GET /api/templates/:id` adds the text. */
+export interface TemplateSummary {
   readonly id: string;
-  readonly text: string;
   readonly revision: number;
   readonly updatedAt: number;
+}
+export interface TemplateRecord extends TemplateSummary {
+  readonly text: string;
+}
+
+/** `POST /api/templates/validate`: always 200; `valid` false with the issues when it does not compile. */
+export interface Validation {
+  readonly valid: boolean;
+  readonly issues: readonly TemplateIssue[];
+  readonly id?: string;
   readonly title?: string;
+  readonly tree?: readonly TreeStep[];
 }
 
 /** A problem in a template, located at a line when the text was YAML/JSON. */
@@ -133,13 +155,18 @@ export interface PreviewSession {
   readonly events: readonly EventDoc[];
 }
 
+/** `POST /api/templates/preview`: the sessions and orphans the records make, and the template's tree. */
 export interface PreviewResult {
+  readonly tree: readonly TreeStep[];
   readonly sessions: readonly PreviewSession[];
   readonly orphans: ReadonlyArray<{ readonly step: string; readonly source: string; readonly reason: string; readonly value?: unknown }>;
-  /** Parent of each step (null for roots). */
-  readonly tree: Readonly<Record<string, string | null>>;
-  /** Input records refused (line = index + 1 in the list given). */
-  readonly rejected?: ReadonlyArray<{ readonly line?: number; readonly reason: string }>;
+  /** Records refused (`record`: 1-based position in the list sent). */
+  readonly errors: ReadonlyArray<{ readonly record: number; readonly reason: string }>;
+}
+
+/** Parent of each step (null for roots), in template order. */
+export function parentsOf(tree: readonly TreeStep[]): Record<string, string | null> {
+  return Object.fromEntries(tree.map((t) => [t.step, t.parent]));
 }
 
 /** OTLP/JSON (`GET /api/sessions/:id/trace`), the parts the trace frame reads. */

@@ -4,7 +4,7 @@ import { PanelRenderer, PluginPage } from '@grafana/runtime';
 import { Alert, Badge, ConfirmButton, ControlledCollapse, Icon, InteractiveTable, Stack, Text, TextLink, useStyles2 } from '@grafana/ui';
 import { useState } from 'react';
 import { useParams } from 'react-router-dom';
-import type { SessionDetail, Severity } from '../api/types';
+import type { SessionDetail, SessionVersion as Version, Severity } from '../api/types';
 import { useApi } from '../components/ApiContext';
 import { BehaviourTree } from '../components/BehaviourTree';
 import { ErrorState, Loading } from '../components/States';
@@ -26,6 +26,8 @@ interface Loaded {
   readonly session: SessionDetail;
   readonly trace: DataFrame | undefined;
   readonly traceError: unknown;
+  /** The template's behaviour tree, when the correlator stores the template. */
+  readonly tree: Record<string, string | null> | undefined;
 }
 
 /** One session: verdict, trace view, behaviour tree, fields, raw records, versions, split/merge. */
@@ -34,7 +36,8 @@ export function SessionPage() {
   const api = useApi();
   const [result, reload] = useLoad<Loaded>(async () => {
     const [session, trace] = await Promise.all([api.getSession(id), api.getTrace(id).then(ok, fail)]);
-    return { session, trace: trace.ok ? traceFrame(trace.value, 'trace') : undefined, traceError: trace.ok ? undefined : trace.error };
+    const tree = await api.templateTree(session.template).catch(() => undefined);
+    return { session, tree, trace: trace.ok ? traceFrame(trace.value, 'trace') : undefined, traceError: trace.ok ? undefined : trace.error };
   }, [api, id]);
 
   return (
@@ -56,8 +59,8 @@ function SessionView({ loaded, onChanged }: { loaded: Loaded; onChanged: () => v
   const s = useStyles2(getStyles);
   const [traceRef, traceWidth] = useWidth<HTMLDivElement>(1000);
   const { session, trace } = loaded;
-  const tree = session.tree ?? treeFromTrace(trace);
-  const missing = session.missing ?? missingFromTrace(trace);
+  const missing = missingFromTrace(trace);
+  const tree = loaded.tree ?? treeFromTrace(trace);
   const timeRange = { from: dateTime(session.start), to: dateTime(session.end), raw: { from: dateTime(session.start), to: dateTime(session.end) } };
 
   return (
@@ -138,27 +141,24 @@ function SessionView({ loaded, onChanged }: { loaded: Loaded; onChanged: () => v
 
       <section aria-label="Version history">
         <h3>Version history</h3>
-        {session.versions && session.versions.length > 0 ? (
-          <InteractiveTable
+        {session.history && session.history.length > 0 ? (
+          <InteractiveTable<Version>
             columns={[
               { id: 'version', header: 'Version' },
-              { id: 'trigger', header: 'Trigger' },
               { id: 'status', header: 'Status' },
               {
                 id: 'verdict',
                 header: 'Verdict',
-                cell: ({ row: { original } }: { row: { original: NonNullable<SessionDetail['versions']>[number] } }) => (
-                  <VerdictBadge verdict={original.verdict} severity={original.severity} />
-                ),
+                cell: ({ row: { original } }: { row: { original: Version } }) => <VerdictBadge verdict={original.verdict} severity={original.severity} />,
               },
+              { id: 'eventCount', header: 'Records' },
               {
-                id: 'at',
+                id: 'writtenAt',
                 header: 'Stored at',
-                cell: ({ row: { original } }: { row: { original: NonNullable<SessionDetail['versions']>[number] } }) =>
-                  original.at ? dateTimeFormat(original.at) : '',
+                cell: ({ row: { original } }: { row: { original: Version } }) => dateTimeFormat(original.writtenAt, { format: 'YYYY-MM-DD HH:mm:ss' }),
               },
             ]}
-            data={[...session.versions]}
+            data={[...session.history]}
             getRowId={(v) => String(v.version)}
           />
         ) : (
@@ -172,7 +172,10 @@ function SessionView({ loaded, onChanged }: { loaded: Loaded; onChanged: () => v
   );
 }
 
-/** Split/merge decisions: merge a suspected split into this session (or this into its origin), undo a merge. */
+/**
+ * Split/merge decisions (the API's merge keeps the target and absorbs the other): merge a suspected
+ * split into the session it split from; undo an operator's merge from either side.
+ */
 function SplitMerge({ session, onChanged }: { session: SessionDetail; onChanged: () => void }) {
   const api = useApi();
   const [error, setError] = useState<unknown>();
@@ -185,32 +188,38 @@ function SplitMerge({ session, onChanged }: { session: SessionDetail; onChanged:
       setError(e);
     }
   };
-  const link = (id: string) => <TextLink href={`${prefixRoute(ROUTES.Session)}/${encodeURIComponent(id)}`} inline>{id}</TextLink>;
-  const splits = session.splits ?? [];
-  if (!session.splitOf && !session.mergedInto && splits.length === 0) return null;
+  const link = (id: string) => (
+    <TextLink href={`${prefixRoute(ROUTES.Session)}/${encodeURIComponent(id)}`} inline>
+      {id}
+    </TextLink>
+  );
+  const absorbed = session.links?.operatorMerged ?? [];
+  if (!session.splitOf && !session.mergedInto && absorbed.length === 0) return null;
   return (
-    <Alert severity="info" title="Suspected split" data-testid="weft-split">
+    <Alert severity="info" title={session.mergedInto ? 'Merged' : absorbed.length > 0 ? 'Merged by an operator' : 'Suspected split'} data-testid="weft-split">
       <Stack direction="column" gap={1}>
         {session.splitOf && session.status !== 'merged' && (
           <Stack direction="row" gap={1} alignItems="center">
-            <span>This session opened soon after {link(session.splitOf)} ended with the same anchor key.</span>
+            <span>This session opened soon after {link(session.splitOf)} ended, with the same anchor key.</span>
             <ConfirmButton confirmText="Merge" onConfirm={act(() => api.merge(session.splitOf!, session.id))}>
               Merge into it
             </ConfirmButton>
           </Stack>
         )}
-        {splits.map((split) => (
-          <Stack key={split} direction="row" gap={1} alignItems="center">
-            <span>{link(split)} may be the rest of this session.</span>
-            <ConfirmButton confirmText="Merge" onConfirm={act(() => api.merge(session.id, split))}>
-              Merge it here
+        {absorbed.length > 0 && (
+          <Stack direction="row" gap={1} alignItems="center">
+            <span>
+              Holds the records of {absorbed.map((a, i) => <span key={a.id}>{i > 0 ? ', ' : ''}{link(a.id)}</span>)}, merged by an operator.
+            </span>
+            <ConfirmButton confirmText="Unmerge" confirmVariant="destructive" onConfirm={act(() => api.unmerge(session.id))}>
+              Unmerge
             </ConfirmButton>
           </Stack>
-        ))}
+        )}
         {session.mergedInto && (
           <Stack direction="row" gap={1} alignItems="center">
             <span>Merged into {link(session.mergedInto)}.</span>
-            <ConfirmButton confirmText="Unmerge" confirmVariant="destructive" onConfirm={act(() => api.unmerge(session.id))}>
+            <ConfirmButton confirmText="Unmerge" confirmVariant="destructive" onConfirm={act(() => api.unmerge(session.mergedInto!))}>
               Unmerge
             </ConfirmButton>
           </Stack>

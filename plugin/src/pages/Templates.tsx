@@ -19,7 +19,7 @@ import {
 import { useEffect, useState } from 'react';
 import { useNavigate, useParams } from 'react-router-dom';
 import { templateIssues, WeftApiError } from '../api/client';
-import type { PreviewRecord, PreviewResult, TemplateIssue, TemplateRecord } from '../api/types';
+import { parentsOf, type PreviewRecord, type PreviewResult, type TemplateIssue, type TemplateSummary } from '../api/types';
 import { useApi } from '../components/ApiContext';
 import { BehaviourTree } from '../components/BehaviourTree';
 import { Empty, ErrorState, Loading } from '../components/States';
@@ -68,7 +68,7 @@ function TemplateList() {
         </Empty>
       )}
       {list.state === 'done' && list.value.length > 0 && (
-        <InteractiveTable<TemplateRecord>
+        <InteractiveTable<TemplateSummary>
           data={list.value}
           getRowId={(t) => t.id}
           columns={[
@@ -76,30 +76,24 @@ function TemplateList() {
               id: 'id',
               header: 'Template',
               sortType: 'string',
-              cell: ({ row: { original } }: { row: { original: TemplateRecord } }) => (
+              cell: ({ row: { original } }: { row: { original: TemplateSummary } }) => (
                 <TextLink href={`${prefixRoute(ROUTES.Templates)}/${encodeURIComponent(original.id)}`} inline={false}>
                   {original.id}
                 </TextLink>
               ),
             },
-            { id: 'title', header: 'Title', cell: ({ row: { original } }: { row: { original: TemplateRecord } }) => original.title ?? titleOf(original.text) },
             { id: 'revision', header: 'Revision', sortType: 'number' },
             {
               id: 'updatedAt',
               header: 'Updated',
               sortType: 'number',
-              cell: ({ row: { original } }: { row: { original: TemplateRecord } }) => (original.updatedAt ? dateTimeFormat(original.updatedAt) : '—'),
+              cell: ({ row: { original } }: { row: { original: TemplateSummary } }) => (original.updatedAt ? dateTimeFormat(original.updatedAt) : '—'),
             },
           ]}
         />
       )}
     </PluginPage>
   );
-}
-
-/** The `title:` line of a YAML template, without parsing the whole document. */
-function titleOf(text: string): string {
-  return /^title:\s*(.+)$/m.exec(text)?.[1]?.trim().replace(/^["']|["']$/g, '') ?? '';
 }
 
 type Validation = { state: 'idle' } | { state: 'checking' } | { state: 'valid' } | { state: 'invalid'; issues: TemplateIssue[] } | { state: 'error'; error: unknown };
@@ -109,11 +103,11 @@ function TemplateEditor({ id }: { id: string }) {
   const s = useStyles2(getStyles);
   const navigate = useNavigate();
   const isNew = id === 'new';
-  const [loaded, reload] = useLoad<TemplateRecord | undefined>(() => (isNew ? Promise.resolve(undefined) : api.template(id)), [api, id]);
+  const [loaded, reload] = useLoad<{ text: string; revision: number } | undefined>(() => (isNew ? Promise.resolve(undefined) : api.template(id)), [api, id]);
   const [text, setText] = useState<string | undefined>(undefined);
   const [newId, setNewId] = useState('');
   const [validation, setValidation] = useState<Validation>({ state: 'idle' });
-  const [saved, setSaved] = useState<TemplateRecord | undefined>();
+  const [saved, setSaved] = useState<TemplateSummary | undefined>();
   const [saveError, setSaveError] = useState<unknown>();
 
   const current = text ?? (loaded.state === 'done' ? loaded.value?.text ?? NEW_TEMPLATE : undefined);
@@ -315,7 +309,7 @@ function PreviewView({ result, selected, onSelect }: { result: PreviewResult; se
       {session && (
         <>
           {session.explain && <Text color="secondary">{session.explain}</Text>}
-          <BehaviourTree tree={result.tree} events={session.events} missing={(session as { missing?: string[] }).missing ?? []} />
+          <BehaviourTree tree={parentsOf(result.tree)} events={session.events} missing={[]} />
         </>
       )}
       {result.orphans.length > 0 && (
@@ -323,8 +317,8 @@ function PreviewView({ result, selected, onSelect }: { result: PreviewResult; se
           {result.orphans.length} orphan record(s): {result.orphans.map((o) => `${o.step} (${o.reason})`).join(', ')}
         </Text>
       )}
-      {(result.rejected ?? []).length > 0 && (
-        <Text color="error">Refused: {(result.rejected ?? []).map((r) => `${r.line !== undefined ? `line ${r.line}: ` : ''}${r.reason}`).join('; ')}</Text>
+      {result.errors.length > 0 && (
+        <Text color="error">Refused: {result.errors.map((r) => `record ${r.record}: ${r.reason}`).join('; ')}</Text>
       )}
     </Stack>
   );

@@ -18,13 +18,13 @@ const SEARCH = 'sessions?template=payment&verdict=paid_no_callback&severity=crit
 
 describe('Sessions page', () => {
   test('loading', async () => {
-    fakeBackend(routes({ 'GET /api/sessions': pending, 'GET /api/templates': { body: [] }, 'GET /api/stats': { body: { rows: [] } } }));
+    fakeBackend(routes({ 'GET /api/sessions': pending, 'GET /api/templates': { body: { templates: [] } }, 'GET /api/stats': { body: { rows: [] } } }));
     renderApp('sessions');
     expect(await screen.findByText('Searching sessions…')).toBeInTheDocument();
   });
 
   test('error: the correlator is down, and the user is told what to do', async () => {
-    fakeBackend(routes({ 'GET /api/sessions': { status: 502, body: { message: 'Bad Gateway' } }, 'GET /api/templates': { body: [] }, 'GET /api/stats': { body: { rows: [] } } }));
+    fakeBackend(routes({ 'GET /api/sessions': { status: 502, body: { message: 'Bad Gateway' } }, 'GET /api/templates': { body: { templates: [] } }, 'GET /api/stats': { body: { rows: [] } } }));
     renderApp('sessions');
     expect(await screen.findByText('Correlator unreachable')).toBeInTheDocument();
     expect(screen.getByText(/check that `weft serve` or `weft run` is running/)).toBeInTheDocument();
@@ -32,7 +32,7 @@ describe('Sessions page', () => {
   });
 
   test('empty', async () => {
-    fakeBackend(routes({ 'GET /api/sessions': { body: { sessions: [], cursor: null } }, 'GET /api/templates': { body: [] }, 'GET /api/stats': { body: { rows: [] } } }));
+    fakeBackend(routes({ 'GET /api/sessions': { body: { sessions: [], cursor: null } }, 'GET /api/templates': { body: { templates: [] } }, 'GET /api/stats': { body: { rows: [] } } }));
     renderApp('sessions');
     expect(await screen.findByText('No sessions match these filters in this time range.')).toBeInTheDocument();
   });
@@ -76,7 +76,7 @@ describe('Sessions page', () => {
             ? { sessions: [summary({ id: 'old', key: 'o-0' })], cursor: null }
             : { sessions: [summary({ key: 'b-key' }), summary({ id: 'x2', key: 'a-key' })], cursor: 'c1' },
         }),
-        'GET /api/templates': { body: [] },
+        'GET /api/templates': { body: { templates: [] } },
         'GET /api/stats': { body: { rows: [] } },
       }),
     );
@@ -94,7 +94,7 @@ describe('Sessions page', () => {
   });
 
   test('a malformed field condition is shown at the input and not sent', async () => {
-    const { requests } = fakeBackend(routes({ 'GET /api/sessions': { body: { sessions: [], cursor: null } }, 'GET /api/templates': { body: [] }, 'GET /api/stats': { body: { rows: [] } } }));
+    const { requests } = fakeBackend(routes({ 'GET /api/sessions': { body: { sessions: [], cursor: null } }, 'GET /api/templates': { body: { templates: [] } }, 'GET /api/stats': { body: { rows: [] } } }));
     renderApp('sessions');
     await screen.findByText('No sessions match these filters in this time range.');
     await userEvent.type(screen.getByLabelText('Field conditions'), 'amount >> 3');
@@ -127,9 +127,9 @@ describe('Session page', () => {
       routes({
         'GET /api/sessions/payment:o-1:1': {
           body: detail({
-            versions: [
-              { version: 3, verdict: 'paid_no_callback', severity: 'critical', status: 'final', trigger: 'watermark', at: T0 + 1_000_000 },
-              { version: 1, verdict: null, severity: null, status: 'open', trigger: 'idle', at: T0 + 60_000 },
+            history: [
+              { version: 3, verdict: 'paid_no_callback', severity: 'critical', status: 'final', eventCount: 4, start: T0, end: T0 + 90_000, writtenAt: Date.UTC(2025, 0, 15, 11, 0, 0) },
+              { version: 1, verdict: null, severity: null, status: 'open', eventCount: 2, start: T0, end: T0 + 5_000, writtenAt: Date.UTC(2025, 0, 15, 10, 1, 0) },
             ],
           }),
         },
@@ -163,22 +163,31 @@ describe('Session page', () => {
     expect(within(records).getByText(/"create_order"/)).toBeInTheDocument();
 
     const versions = screen.getByRole('region', { name: 'Version history' });
-    expect(within(versions).getByText('watermark')).toBeInTheDocument();
-    expect(within(versions).getByText('idle')).toBeInTheDocument();
+    expect(within(versions).getByText('pending')).toBeInTheDocument();
+    expect(within(versions).getAllByRole('row')).toHaveLength(3);
+    expect(within(versions).getByText('open')).toBeInTheDocument();
   });
 
-  test('a template tree from the API places missing steps at their parent', async () => {
-    fakeBackend(
+  test('the stored template\'s tree places missing steps at their parent', async () => {
+    const tree = [
+      { step: 'order_placed', source: 'billing', parent: null },
+      { step: 'pay_ui_opened', source: 'client', parent: 'order_placed' },
+      { step: 'receipt_uploaded', source: 'client', parent: 'pay_ui_opened' },
+      { step: 'channel_callback', source: 'channel', parent: 'receipt_uploaded' },
+      { step: 'payment_completed', source: 'billing', parent: 'receipt_uploaded' },
+    ];
+    const { requests } = fakeBackend(
       routes({
-        'GET /api/sessions/payment:o-1:1': {
-          body: detail({ tree: { order_placed: null, pay_ui_opened: 'order_placed', receipt_uploaded: 'pay_ui_opened', channel_callback: 'receipt_uploaded', payment_completed: 'receipt_uploaded' }, missing: ['channel_callback'] }),
-        },
+        'GET /api/sessions/payment:o-1:1': { body: detail() },
+        'GET /api/templates/payment': { body: { id: 'payment', text: 'id: payment # …', revision: 4, updatedAt: T0 } },
+        'POST /api/templates/validate': { body: { valid: true, issues: [], tree } },
         ...base,
       }),
     );
     renderApp('session/payment%3Ao-1%3A1');
-    const tree = await screen.findByRole('list', { name: 'Behaviour tree' });
-    expect(tree.querySelector('[data-step="receipt_uploaded"] [data-step="channel_callback"]')).toHaveAttribute('data-state', 'missing');
+    const list = await screen.findByRole('list', { name: 'Behaviour tree' });
+    expect(list.querySelector('[data-step="receipt_uploaded"] [data-step="channel_callback"]')).toHaveAttribute('data-state', 'missing');
+    expect(requests.find((r) => r.path === '/api/templates/validate')!.data).toEqual({ text: 'id: payment # …' });
   });
 
   test('suspected split: merge calls the API and reloads; a failure is shown', async () => {
@@ -193,7 +202,7 @@ describe('Session page', () => {
           merged = true;
           return { body: { ok: true } };
         },
-        'POST /api/sessions/payment:o-1:2/unmerge': { status: 409, body: { error: 'conflict', message: 'not merged by an operator' } },
+        'POST /api/sessions/payment:o-1:1/unmerge': { status: 409, body: { error: 'conflict', message: 'session payment:o-1:1 has no operator merge to undo' } },
       }),
     );
     renderApp('session/payment%3Ao-1%3A2');
@@ -206,6 +215,6 @@ describe('Session page', () => {
     await userEvent.click(within(after.parentElement!).getByRole('button', { name: 'Unmerge' }));
     await userEvent.click(within(after.parentElement!).getByRole('button', { name: 'Unmerge' }));
     expect(await screen.findByText('The correlator refused the change')).toBeInTheDocument();
-    expect(screen.getByText('not merged by an operator')).toBeInTheDocument();
+    expect(screen.getByText('session payment:o-1:1 has no operator merge to undo')).toBeInTheDocument();
   });
 });
