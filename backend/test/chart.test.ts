@@ -31,12 +31,10 @@ describe('stacked ASCII chart', () => {
     expect(chart).toContain(`${glyphOf(1)} good!`);
   });
 
-  it('rounds shares so that a column keeps its height and a small series stays visible', () => {
-    const chart = stackedChart([at(0, { a: 1, b: 98, c: 1 })], { series: ['a', 'b', 'c'], height: 10 });
+  it('shares the rows of a column in proportion, rounding by largest remainders so the height is kept', () => {
+    const chart = stackedChart([at(0, { a: 14, b: 75, c: 11 })], { series: ['a', 'b', 'c'], height: 10 });
     const column = chart.split('\n').slice(0, 10).map((l) => l[l.indexOf('|') + 1]).join('');
-    expect(column).toHaveLength(10);
-    expect(column.trim()).toHaveLength(10);
-    // Read top-down: the last series on top, the first at the bottom.
+    // 1.4, 7.5, 1.1 rows: floors 1, 7, 1 and the spare row to b (remainder .5). Read top-down.
     expect(column).toBe(glyphOf(2) + glyphOf(1).repeat(8) + glyphOf(0));
   });
 

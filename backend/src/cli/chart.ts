@@ -70,26 +70,20 @@ export function stackedChart(points: readonly StackedPoint[], options: StackedCh
 }
 
 /**
- * Glyphs of one column from the bottom: `rows` cells shared among the series by their counts. Every
- * series present gets at least one cell when the column is tall enough (a rare critical verdict
- * must stay visible next to thousands of ok ones); the rest goes by share, largest remainders first.
+ * Glyphs of one column from the bottom: `rows` cells shared among the series in proportion to their
+ * counts, rounded so that they add up to `rows` (largest remainders first). A series too small for
+ * a cell in a column gets none there: the chart shows shares, the legend the totals.
  */
 function stackRows(counts: readonly number[], rows: number): string[] {
   const total = counts.reduce((a, b) => a + b, 0);
   if (total === 0 || rows === 0) return [];
-  const present = counts.filter((n) => n > 0).length;
-  const floor = rows >= present ? counts.map((n) => (n > 0 ? 1 : 0)) : counts.map(() => 0);
-  const spare = rows - floor.reduce((a, b) => a + b, 0);
-  const exact = counts.map((n) => (n / total) * spare);
-  const cells = exact.map((x, i) => floor[i]! + Math.floor(x));
+  const exact = counts.map((n) => (n / total) * rows);
+  const cells = exact.map(Math.floor);
   let left = rows - cells.reduce((a, b) => a + b, 0);
   const order = exact.map((x, i) => ({ i, rest: x - Math.floor(x) })).sort((a, b) => b.rest - a.rest);
   for (const { i } of order) {
-    if (left <= 0) break;
-    if (counts[i]! > 0) {
-      cells[i]!++;
-      left--;
-    }
+    if (left-- <= 0) break;
+    cells[i]!++;
   }
   return cells.flatMap((n, i) => Array<string>(n).fill(glyphOf(i)));
 }

@@ -117,7 +117,7 @@ export function verdictChart(rows: readonly StatsRow[]): string {
   const minutesPerColumn = Math.max(1, Math.ceil(points.length / 60));
   const header = `verdicts over time (sessions by start, ${minutesPerColumn} min per column, critical at the bottom)\n`;
   const label = (verdict: string) => `${verdict} (${severity.get(verdict) || 'no severity'}, ${totals.get(verdict)!.toLocaleString('en')})`;
-  return header + stackedChart(points, { series, width: 60, height: 12, label });
+  return header + stackedChart(points, { series, width: 60, height: 16, label });
 }
 
 async function formatServing(store: Store, address: string): Promise<string> {
