@@ -19,6 +19,7 @@ export function parsePrometheus(text: string): Sample[] {
     const labels: Record<string, string> = {};
     for (const m of (match[2] ?? '').matchAll(LABEL)) labels[m[1]!] = m[2]!.replace(/\\n/g, '\n').replace(/\\"/g, '"').replace(/\\\\/g, '\\');
     const value = match[3] === '+Inf' ? Infinity : match[3] === '-Inf' ? -Infinity : Number(match[3]);
+    if (Number.isNaN(value) && match[3] !== 'NaN') continue;
     out.push({ name: match[1]!, labels, value });
   }
   return out;
