@@ -34,7 +34,8 @@ export function YamlEditor({ value, onChange, issues, label, readOnly }: Props) 
     const offset = lines.slice(0, line - 1).reduce((acc, l) => acc + l.length + 1, 0);
     el.focus();
     el.setSelectionRange(offset, offset + (lines[line - 1]?.length ?? 0));
-    el.parentElement?.parentElement?.scrollTo({ top: Math.max(0, (line - 5) * LINE_HEIGHT) });
+    const frame = el.parentElement?.parentElement;
+    if (frame) frame.scrollTop = Math.max(0, (line - 5) * LINE_HEIGHT);
   };
 
   return (
