@@ -10,21 +10,25 @@ export class MemorySessions {
   /** By orphan id: a re-delivered orphan is stored once. */
   readonly orphans = new Map<string, OrphanDoc>();
   private readonly orphansByJoin = new Map<string, Set<string>>();
-  /** Anchor key → session id, or ids when a key has several sessions (splits); no Set per key. */
-  private readonly byKey = new Map<string, string | string[]>();
-  private readonly byField = new Map<string, Set<string>>();
+  /** Per template: its indexes (maps keyed by short strings, not by concatenations). */
+  private readonly indexes = new Map<string, TemplateIndex>();
 
   /** `indexed`: per template, the fields lookups may ask for (the join fields); only those are indexed. */
-  constructor(private readonly indexed: ReadonlyMap<string, readonly string[]>) {}
+  constructor(indexed: ReadonlyMap<string, readonly string[]>) {
+    for (const [template, fields] of indexed) {
+      this.indexes.set(template, { byKey: new Map(), byField: new Map(fields.map((f) => [f, new Map()])) });
+    }
+  }
 
   upsert(doc: SessionDoc): void {
     const old = this.sessions.get(doc.id);
     if (old && old.version >= doc.version) return;
-    if (old) this.unindexFields(old);
-    else this.indexKey(`${doc.template}\u0000${doc.key}`, doc.id);
+    const index = this.indexOf(doc.template);
+    if (old) this.unindexFields(index, old);
+    else indexKey(index.byKey, doc.key, doc.id);
     this.sessions.set(doc.id, doc);
-    for (const name of this.indexed.get(doc.template) ?? []) {
-      for (const value of joinValues(doc.fields, name)) addTo(this.byField, fieldKey(doc.template, name, value), doc.id);
+    for (const [name, byValue] of index.byField) {
+      for (const value of joinValues(doc.fields, name)) addTo(byValue, value, doc.id);
     }
   }
 
@@ -49,25 +53,37 @@ export class MemorySessions {
   }
 
   lookup(lookup: Lookup): SessionDoc[] {
-    const ids = lookup.by === 'key'
-      ? this.byKey.get(`${lookup.template}\u0000${lookup.key}`)
-      : this.byField.get(fieldKey(lookup.template, lookup.field, lookup.value));
+    const index = this.indexes.get(lookup.template);
+    const ids = lookup.by === 'key' ? index?.byKey.get(lookup.key) : index?.byField.get(lookup.field)?.get(lookup.value);
     if (ids === undefined) return [];
     return (typeof ids === 'string' ? [ids] : [...ids]).map((id) => this.sessions.get(id)!);
   }
 
-  private indexKey(key: string, id: string): void {
-    const ids = this.byKey.get(key);
-    if (ids === undefined) this.byKey.set(key, id);
-    else if (typeof ids === 'string') this.byKey.set(key, [ids, id]);
-    else ids.push(id);
+  private indexOf(template: string): TemplateIndex {
+    let index = this.indexes.get(template);
+    if (!index) this.indexes.set(template, (index = { byKey: new Map(), byField: new Map() }));
+    return index;
   }
 
-  private unindexFields(doc: SessionDoc): void {
-    for (const name of this.indexed.get(doc.template) ?? []) {
-      for (const value of joinValues(doc.fields, name)) this.byField.get(fieldKey(doc.template, name, value))?.delete(doc.id);
+  private unindexFields(index: TemplateIndex, doc: SessionDoc): void {
+    for (const [name, byValue] of index.byField) {
+      for (const value of joinValues(doc.fields, name)) byValue.get(value)?.delete(doc.id);
     }
   }
+}
+
+interface TemplateIndex {
+  /** Anchor key → session id, or ids when a key has several sessions (splits); no Set per key. */
+  readonly byKey: Map<string, string | string[]>;
+  /** Join field → value → session ids. */
+  readonly byField: Map<string, Map<string, Set<string>>>;
+}
+
+function indexKey(byKey: Map<string, string | string[]>, key: string, id: string): void {
+  const ids = byKey.get(key);
+  if (ids === undefined) byKey.set(key, id);
+  else if (typeof ids === 'string') byKey.set(key, [ids, id]);
+  else ids.push(id);
 }
 
 function fieldKey(template: string, name: string, value: string): string {

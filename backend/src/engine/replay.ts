@@ -64,7 +64,7 @@ export class Replay {
   line(text: string): void {
     const lineNo = ++this.lineNo;
     if (this.options.onProgress && lineNo % (this.options.progressEvery ?? 100_000) === 0) this.options.onProgress(lineNo);
-    if (text.trim() === '') return;
+    if (isBlank(text)) return;
     let input: unknown;
     try {
       input = JSON.parse(text);
@@ -169,6 +169,15 @@ export function replayLines(templates: readonly CompiledTemplate[], lines: Itera
   const replay = new Replay(templates, options);
   for (const line of lines) replay.line(line);
   return replay.end();
+}
+
+/** Blank lines are skipped silently; checked without copying the line (trim() would). */
+function isBlank(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return true;
 }
 
 function reasonKind(reason: string): string {

@@ -39,33 +39,39 @@ export class Timers<T> {
     return top;
   }
 
+  /** Moves the entry at `i` up to its place, shifting parents down into the hole (no swaps). */
   private up(i: number): void {
     const { deadlines, items } = this;
+    const deadline = deadlines[i]!;
+    const item = items[i]!;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (deadlines[parent]! <= deadlines[i]!) break;
-      this.swap(i, parent, deadlines, items);
+      if (deadlines[parent]! <= deadline) break;
+      deadlines[i] = deadlines[parent]!;
+      items[i] = items[parent]!;
       i = parent;
     }
+    deadlines[i] = deadline;
+    items[i] = item;
   }
 
+  /** Moves the entry at `i` down to its place, shifting the smaller child up into the hole. */
   private down(i: number): void {
     const { deadlines, items } = this;
     const n = items.length;
+    const deadline = deadlines[i]!;
+    const item = items[i]!;
     for (;;) {
       const l = 2 * i + 1;
+      if (l >= n) break;
       const r = l + 1;
-      let smallest = i;
-      if (l < n && deadlines[l]! < deadlines[smallest]!) smallest = l;
-      if (r < n && deadlines[r]! < deadlines[smallest]!) smallest = r;
-      if (smallest === i) return;
-      this.swap(i, smallest, deadlines, items);
-      i = smallest;
+      const child = r < n && deadlines[r]! < deadlines[l]! ? r : l;
+      if (deadlines[child]! >= deadline) break;
+      deadlines[i] = deadlines[child]!;
+      items[i] = items[child]!;
+      i = child;
     }
-  }
-
-  private swap(i: number, j: number, deadlines: number[], items: T[]): void {
-    [deadlines[i], deadlines[j]] = [deadlines[j]!, deadlines[i]!];
-    [items[i], items[j]] = [items[j]!, items[i]!];
+    deadlines[i] = deadline;
+    items[i] = item;
   }
 }
