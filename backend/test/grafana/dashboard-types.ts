@@ -61,14 +61,18 @@ export interface PrometheusTarget extends Json<DataQuery> {
   format?: 'time_series' | 'table' | 'heatmap';
 }
 
-/** The Weft app's nested datasource (`weft-sessions-datasource`, plugin/src/datasource). */
+/** The Weft app's nested datasource (`WeftQuery` in plugin/src/datasource/types.ts). */
 export interface WeftTarget extends Json<DataQuery> {
   datasource: { type: 'weft-sessions-datasource'; uid: string };
   queryType: 'sessions' | 'trace' | 'verdictCounts' | 'fieldValues';
   template?: string;
   verdict?: string;
-  severity?: string;
+  severity?: string[];
   filter?: string;
+  key?: string;
+  sessionId?: string;
+  field?: string;
+  seriesBy?: string;
   limit?: number;
 }
 

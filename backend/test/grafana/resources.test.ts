@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkDashboards } from './dashboard-schema.js';
 import { PROVISIONING_FILES } from './provisioning-schemas.js';
@@ -9,6 +11,7 @@ import {
   panelsOf,
   provisionedDatasources,
   provisioningFiles,
+  ROOT,
 } from './resources.js';
 
 /** The correlator's metrics (contract 2 in the cross-team contracts, owned by the runtime team). */
@@ -91,6 +94,16 @@ describe("dashboards against Grafana's dashboard schema (@grafana/schema types, 
     expect(byType('weft-sessions-datasource')).toEqual(['Latest critical sessions']);
     const macro = panelsOf(risk).filter((p) => ['Verdicts over time', 'Critical share', 'Sessions per verdict', 'Sessions'].includes(p.title));
     for (const p of macro) expect(p.targets![0]!.rawSql, p.title).toMatch(/FROM verdict_rollups/);
+  });
+
+  it("session panels use only settings of the app datasource's query model (WeftQuery in the plugin)", () => {
+    const source = readFileSync(join(ROOT, 'plugin/src/datasource/types.ts'), 'utf8');
+    const body = /export interface WeftQuery extends DataQuery \{([\s\S]*?)\n\}/.exec(source)?.[1] ?? '';
+    const keys = new Set(['refId', 'datasource', 'hide', ...[...body.matchAll(/^\s+(\w+)\??:/gm)].map((m) => m[1]!)]);
+    expect(keys).toContain('queryType');
+    const targets = dashboards.flatMap(({ json }) => panelsOf(json).flatMap((p) => (p.targets ?? []).filter((t) => t.datasource?.type === 'weft-sessions-datasource')));
+    expect(targets.length).toBeGreaterThan(0);
+    for (const t of targets) for (const key of Object.keys(t)) expect(keys, key).toContain(key);
   });
 
   it('Prometheus panels and rules read only metrics of the runtime contract', () => {
