@@ -22,6 +22,11 @@ export default defineConfig({
           server: { deps: { inline: [/@grafana\//, /@rc-component/] } },
         },
       },
+      {
+        // The built plugin in headless Chromium against `weft serve` (needs plugin/dist and backend/dist: npm test builds first).
+        extends: true,
+        test: { name: 'plugin-browser', include: ['plugin/harness/**/*.test.ts'], environment: 'node' },
+      },
     ],
   },
 });
