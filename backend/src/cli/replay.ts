@@ -5,6 +5,7 @@ import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
 import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js';
+import { Enricher } from '../enrich/index.js';
 import { openStore } from '../store/index.js';
 import { loadTemplateFile, TemplateError } from '../template/index.js';
 import { Progress } from './progress.js';
@@ -53,7 +54,12 @@ export async function replayCommand(argv: string[], onSummary?: (summary: Replay
   const progress = new Progress('replay', values.quiet);
   const showErrors = values['show-errors'] === undefined ? Infinity : Number(values['show-errors']);
   let shown = 0;
-  const replay = new Replay(templates, {
+  // Templates that enrich read dimension tables from the store's database (or their own `from`).
+  const enricher = templates.some((t) => t.enrich.length > 0)
+    ? new Enricher({ templates, database: values.store, onResolved: (request) => replay.enriched(request) })
+    : undefined;
+  const replay: Replay = new Replay(templates, {
+    ...(enricher ? { enrichment: { view: enricher, onEnrich: (request) => enricher.request(request) } } : {}),
     onError: (e) => {
       if (shown < showErrors) process.stderr.write(`line ${e.line}: ${e.reason}\n`);
       else if (shown === showErrors) process.stderr.write(`… further bad lines are only counted in the summary (--show-errors ${showErrors})\n`);
@@ -66,11 +72,22 @@ export async function replayCommand(argv: string[], onSummary?: (summary: Replay
     replay.line(line);
     if (++lines % 50_000 === 0) progress.update(`${lines.toLocaleString('en')} lines, ${replay.engine.stats().openSessions.toLocaleString('en')} open sessions`);
   }
-  const result = replay.end();
+  replay.endInput();
+  if (enricher) {
+    progress.update(`waiting for ${enricher.pending.toLocaleString('en')} enrichment lookups`);
+    await enricher.settled();
+    await enricher.close();
+  }
+  const result = replay.result();
   progress.done();
   const elapsedMs = progress.elapsedMs();
   if (values.store === undefined || values.out !== undefined) await writeOutput(values.out, result.sessions, result.orphans);
   process.stderr.write(formatSummary(result.summary, elapsedMs));
+  if (enricher) {
+    const c = enricher.counters;
+    const reads = c.cacheHits + c.cacheMisses;
+    process.stderr.write(`enrichment: ${c.lookups} lookups (${c.keysLookedUp} keys), cache hit ratio ${reads ? (c.cacheHits / reads).toFixed(3) : '-'}, ${c.failures} failed attempts, ${c.failed} keys given up\n`);
+  }
   if (values.store !== undefined) await writeStore(values.store, result.sessions, result.orphans, values.quiet);
   onSummary?.(result.summary);
   return 0;

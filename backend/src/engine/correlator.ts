@@ -7,7 +7,8 @@ import { dedupId, normalise, orphanId } from './normalise.js';
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
 import type {
-  AdoptRequest, Emission, EngineCounters, EventDoc, LateRequest, NormalEvent, OrphanDoc, SessionDoc, Trigger,
+  AdoptRequest, Emission, EngineCounters, EnrichmentView, EnrichRequest, EventDoc, LateRequest, NormalEvent, OrphanDoc,
+  SessionDoc, Trigger,
 } from './types.js';
 import { Watermarks } from './watermarks.js';
 
@@ -38,6 +39,7 @@ export class Correlator {
   constructor(
     readonly template: CompiledTemplate,
     private readonly counters: EngineCounters,
+    private readonly enrichment?: EnrichmentView,
   ) {
     this.windows = new AnchorWindows(template);
     this.watermarks = new Watermarks(template.sources);
@@ -130,6 +132,21 @@ export class Correlator {
     }
     if (this.counters.duplicates === duplicatesBefore) this.counters.lateReapplied++;
     this.tick(undefined);
+  }
+
+  /** An enrichment the session waited for is known now: fire it again (from the store if it left memory). */
+  enriched(request: EnrichRequest, stored: SessionDoc | undefined, out: Emission[]): void {
+    this.out = out;
+    const live = this.findOpen(request.session.key, request.session.id);
+    if (live) {
+      live.dirty = true;
+      return this.fire(live, 'enrich');
+    }
+    if (!stored || stored.id !== request.session.id || stored.template !== this.template.id || stored.status === 'merged') return;
+    // Not kept in memory: its window is closed; the next change comes through the late path.
+    const events = stored.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined));
+    const session = new SessionState(stored.id, stored.key, stored.start, stored.end, events, stored.version, stored.status, stored.splitOf);
+    this.fire(session, 'enrich');
   }
 
   /** Re-offers stored orphans to the sessions (see AdoptRequest); each takes the on-time path again. */
@@ -327,8 +344,8 @@ export class Correlator {
   }
 
   private fire(session: SessionState, trigger: Trigger): void {
-    const unchanged = !session.dirty && session.evaluation !== undefined && session.eventDocs !== undefined;
-    const result = unchanged ? session.evaluation! : evaluate(this.template, session);
+    const unchanged = !session.dirty && session.evaluation !== undefined && session.eventDocs !== undefined && session.evaluation.pending.length === 0;
+    const result = unchanged ? session.evaluation! : evaluate(this.template, session, this.enrichment);
     const events = unchanged ? session.eventDocs! : this.eventDocs(session);
     session.evaluation = result;
     session.eventDocs = events;
@@ -346,6 +363,9 @@ export class Correlator {
         events,
       },
     });
+    for (const { enrichment, key } of result.pending) {
+      this.out.push({ kind: 'enrich', request: { template: this.template.id, enrichment, key, session: { id: session.id, key: session.key } } });
+    }
   }
 
   /** The held events themselves, already in time order (a fire's document shares them, never copies). */

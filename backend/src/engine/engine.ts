@@ -1,13 +1,13 @@
 import type { CompiledTemplate } from '../template/index.js';
 import { Correlator } from './correlator.js';
 import type { EngineSnapshot } from './snapshot.js';
-import type { AdoptRequest, Emission, EngineCounters, LateRequest, OrphanDoc, SessionDoc } from './types.js';
+import type { AdoptRequest, Emission, EngineCounters, EnrichmentView, EnrichRequest, LateRequest, OrphanDoc, SessionDoc } from './types.js';
 
 export function newCounters(): EngineCounters {
   return {
     records: 0, rejected: 0, unmatched: 0, duplicates: 0, lateRequested: 0, lateReapplied: 0,
     lateDropped: 0, orphans: 0, merges: 0,
-    fires: { complete: 0, watermark: 0, idle: 0, late: 0, merge: 0 },
+    fires: { complete: 0, watermark: 0, idle: 0, late: 0, merge: 0, enrich: 0 },
   };
 }
 
@@ -21,10 +21,14 @@ export class Engine {
   private readonly correlators = new Map<string, Correlator>();
   private readonly bySource = new Map<string, Correlator[]>();
 
-  constructor(templates: readonly CompiledTemplate[]) {
+  /**
+   * `enrichment`: the caller's knowledge of dimension rows, read at each fire of a template that
+   * enriches; without it such sessions stay `enrichment: pending` and emit requests.
+   */
+  constructor(templates: readonly CompiledTemplate[], enrichment?: EnrichmentView) {
     for (const template of templates) {
       if (this.correlators.has(template.id)) throw new Error(`template "${template.id}" given twice`);
-      const correlator = new Correlator(template, this.counters);
+      const correlator = new Correlator(template, this.counters, enrichment);
       this.correlators.set(template.id, correlator);
       for (const source of template.sources.keys()) {
         this.bySource.set(source, [...(this.bySource.get(source) ?? []), correlator]);
@@ -75,6 +79,14 @@ export class Engine {
   /** Completes an adopt request with the stored orphans it names (already removed from the caller's orphans). */
   adopt(request: AdoptRequest, orphans: readonly OrphanDoc[], out: Emission[]): void {
     this.correlators.get(request.template)?.adopt(request, orphans, out);
+  }
+
+  /**
+   * The view now knows the outcome of `request`: the waiting session fires again with it (a new
+   * version). `stored` is the stored session, needed when it has left memory; unknown ids are ignored.
+   */
+  enriched(request: EnrichRequest, stored: SessionDoc | undefined, out: Emission[]): void {
+    this.correlators.get(request.template)?.enriched(request, stored, out);
   }
 
   stats(): { openSessions: number; waitingSupplements: number } {

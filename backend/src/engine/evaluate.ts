@@ -1,13 +1,22 @@
-import { celErrorMessage, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence } from '../template/index.js';
+import { celErrorMessage, ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence } from '../template/index.js';
 import type { SessionState } from './session.js';
-import type { FieldScalar, FieldValue } from './types.js';
+import type { EnrichmentView, FieldScalar, FieldValue } from './types.js';
 
 export interface Evaluation {
   readonly fields: Record<string, FieldValue>;
   readonly verdict: string | null;
   readonly severity: CompiledTemplate['verdicts'][number]['severity'] | null;
   readonly explain: string | null;
+  /** Enrichment keys the view did not know yet (the session is `enrichment: pending`). */
+  readonly pending: readonly PendingEnrichment[];
 }
+
+export interface PendingEnrichment {
+  readonly enrichment: string;
+  readonly key: string;
+}
+
+const NOTHING_PENDING: readonly PendingEnrichment[] = Object.freeze([]);
 
 type Context = Record<string, unknown>;
 
@@ -50,7 +59,9 @@ function plansOf(template: CompiledTemplate): Plans {
   if (!found) {
     const explainHoles = template.verdicts.flatMap((v) => v.explain.filter((p): p is CompiledExpression => typeof p !== 'string'));
     found = {
-      fire: planFor(template, [...template.fields.map((f) => f.expr), ...template.verdicts.map((v) => v.when), ...explainHoles]),
+      fire: planFor(template, [
+        ...template.fields.map((f) => f.expr), ...template.enrich.map((e) => e.key), ...template.verdicts.map((v) => v.when), ...explainHoles,
+      ]),
       join: planFor(template, template.joinFields.map((f) => f.expr)),
     };
     plans.set(template, found);
@@ -140,13 +151,49 @@ function evaluateFields(specs: readonly FieldSpec[], { context, presence }: Eval
   return fields;
 }
 
-export function evaluate(template: CompiledTemplate, session: SessionState): Evaluation {
+export function evaluate(template: CompiledTemplate, session: SessionState, view?: EnrichmentView): Evaluation {
   const evaluation = buildContext(template, session, plansOf(template).fire);
   const fields = evaluateFields(template.fields, evaluation);
+  const pending = template.enrich.length === 0 ? NOTHING_PENDING : enrich(template, evaluation, view);
   const { context, presence } = evaluation;
   const verdict = quietly(() => template.verdicts.find((v) => attempt(v.when, context, presence) === true));
-  if (!verdict) return { fields, verdict: null, severity: null, explain: null };
-  return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, context) };
+  if (!verdict) return { fields, verdict: null, severity: null, explain: null, pending };
+  return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, context), pending };
+}
+
+/**
+ * Data widening: adds the columns of each enrichment's row as fields (from what the caller's view
+ * knows), marks the session `enrichment: pending` / `failed`, and returns the keys still unknown.
+ */
+function enrich(template: CompiledTemplate, { context, presence }: EvaluationContext, view: EnrichmentView | undefined): PendingEnrichment[] {
+  const fields = context.fields as Record<string, FieldValue>;
+  const pending: PendingEnrichment[] = [];
+  const failures: string[] = [];
+  for (const spec of template.enrich) {
+    const key = lookupKey(quietly(() => attempt(spec.key, context, presence)));
+    if (key === undefined) continue;
+    const outcome = view?.outcome(template.id, spec.name, key);
+    if (outcome === undefined) pending.push({ enrichment: spec.name, key });
+    else if (outcome.kind === 'failed') failures.push(`${spec.name}: ${outcome.reason}`);
+    else if (outcome.kind === 'found') {
+      for (const [field, column] of spec.fields) {
+        const value = fieldValue(outcome.row[column]);
+        if (value !== undefined) fields[field] = value;
+      }
+    } else if (spec.onMiss !== 'absent') Object.assign(fields, spec.onMiss);
+  }
+  if (pending.length > 0) fields[ENRICHMENT_FIELD] = 'pending';
+  else if (failures.length > 0) fields[ENRICHMENT_FIELD] = 'failed';
+  if (failures.length > 0) fields[ENRICHMENT_ERROR_FIELD] = failures.join('; ');
+  return pending;
+}
+
+/** A lookup key is a non-empty string or a number; anything else means "nothing to look up". */
+function lookupKey(raw: unknown): string | undefined {
+  const value = toPlain(raw);
+  if (typeof value === 'string') return value === '' ? undefined : value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
 }
 
 /** The join values a session currently offers for `field` (a list field offers each element). */

@@ -1,7 +1,7 @@
 import type { CompiledTemplate } from '../template/index.js';
 import { Engine } from './engine.js';
 import { MemorySessions } from './memory.js';
-import type { Emission, EngineCounters, OrphanDoc, SessionDoc, Trigger } from './types.js';
+import type { Emission, EngineCounters, EnrichmentView, EnrichRequest, OrphanDoc, SessionDoc, Trigger } from './types.js';
 
 export interface LineError {
   readonly line: number;
@@ -36,6 +36,11 @@ export interface ReplayResult {
 export interface ReplayOptions {
   /** Called with each fire as it happens (e.g. to write through a store). */
   onFire?: (session: SessionDoc, trigger: Trigger) => void;
+  /**
+   * Dimension lookups: the engine reads `view` at each fire and asks `onEnrich` for keys it does
+   * not know; once the view knows one, call {@link Replay.enriched}.
+   */
+  enrichment?: { view: EnrichmentView; onEnrich: (request: EnrichRequest) => void };
   onError?: (error: LineError) => void;
   /** Called every `progressEvery` lines. */
   onProgress?: (lines: number) => void;
@@ -55,7 +60,7 @@ export class Replay {
   private readonly out: Emission[] = [];
 
   constructor(templates: readonly CompiledTemplate[], private readonly options: ReplayOptions = {}) {
-    this.engine = new Engine(templates);
+    this.engine = new Engine(templates, options.enrichment?.view);
     const joinFields = (t: CompiledTemplate) => [...new Set(t.steps.flatMap((s) => (s.kind === 'supplement' ? [s.join.field] : [])))];
     this.store = new MemorySessions(new Map(templates.map((t) => [t.id, joinFields(t)])));
   }
@@ -86,9 +91,25 @@ export class Replay {
     this.drain();
   }
 
+  /** The view now knows what `request` waited for: its session fires again (a new version). */
+  enriched(request: EnrichRequest): void {
+    this.engine.enriched(request, this.store.sessions.get(request.session.id), this.out);
+    this.drain();
+  }
+
+  /** Ends the input and returns the final state (enrichments still pending stay `enrichment: pending`). */
   end(): ReplayResult {
+    this.endInput();
+    return this.result();
+  }
+
+  /** Every watermark to +∞: every session fires final. Lookups may still complete afterwards. */
+  endInput(): void {
     this.engine.end(this.out);
     this.drain();
+  }
+
+  result(): ReplayResult {
     const sessions = [...this.store.sessions.values()].sort(bySessionOrder);
     const orphans = [...this.store.orphans.values()].sort((a, b) => a.time - b.time || a.id.localeCompare(b.id));
     return { sessions, orphans, errors: this.errors, summary: this.summary(sessions) };
@@ -120,6 +141,9 @@ export class Replay {
         }
         case 'late':
           this.engine.repair(emission.request, this.store.lookup(emission.request.lookup), out);
+          break;
+        case 'enrich':
+          this.options.enrichment?.onEnrich(emission.request);
           break;
       }
     }

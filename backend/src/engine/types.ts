@@ -44,7 +44,8 @@ export interface SessionDoc {
   readonly events: readonly EventDoc[];
 }
 
-export type Trigger = 'complete' | 'watermark' | 'idle' | 'late' | 'merge';
+/** `enrich`: a dimension lookup the session waited for came back (see {@link EnrichRequest}). */
+export type Trigger = 'complete' | 'watermark' | 'idle' | 'late' | 'merge' | 'enrich';
 
 export interface OrphanDoc {
   /** Stable for the record (template, step, dedup id): a re-delivered orphan is the same orphan. */
@@ -96,11 +97,40 @@ export interface AdoptRequest {
   readonly value: string;
 }
 
+/**
+ * What the caller knows about one key of one enrichment (its cache of dimension rows). The engine
+ * reads it synchronously at each fire: no I/O, just the caller's current knowledge.
+ */
+export type EnrichOutcome =
+  /** The row, by column. */
+  | { readonly kind: 'found'; readonly row: Readonly<Record<string, unknown>> }
+  | { readonly kind: 'missing' }
+  /** The lookup failed after its retry budget. */
+  | { readonly kind: 'failed'; readonly reason: string };
+
+export interface EnrichmentView {
+  outcome(template: string, enrichment: string, key: string): EnrichOutcome | undefined;
+}
+
+/**
+ * A fire needed `key` of `enrichment` and the view did not know it (the session is marked
+ * `enrichment: pending`). The caller looks it up, records the outcome in its view, then calls
+ * `Engine.enriched` with the request (and the stored session, when it has left memory).
+ */
+export interface EnrichRequest {
+  readonly template: string;
+  readonly enrichment: string;
+  readonly key: string;
+  /** The session waiting for it. */
+  readonly session: { readonly id: string; readonly key: string };
+}
+
 export type Emission =
   | { readonly kind: 'fire'; readonly trigger: Trigger; readonly session: SessionDoc }
   | { readonly kind: 'orphan'; readonly orphan: OrphanDoc }
   | { readonly kind: 'late'; readonly request: LateRequest }
-  | { readonly kind: 'adopt'; readonly request: AdoptRequest };
+  | { readonly kind: 'adopt'; readonly request: AdoptRequest }
+  | { readonly kind: 'enrich'; readonly request: EnrichRequest };
 
 /** Why a record was not taken; the run goes on. */
 export interface Rejection {

@@ -2,8 +2,9 @@ import { compileCel, type CelScope, type CompiledExpression } from './cel.js';
 import { parseDuration } from './duration.js';
 import { TemplateError, type TemplateIssue } from './errors.js';
 import { templateSchema, type TemplateDocument } from './schema.js';
-import type {
-  CompiledTemplate, ExplainPart, FieldSpec, SourceSpec, StepSpec, VerdictSpec,
+import {
+  ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD,
+  type CompiledTemplate, type EnrichSpec, type ExplainPart, type FieldSpec, type SourceSpec, type StepSpec, type VerdictSpec,
 } from './types.js';
 
 /** Validates a parsed template document and compiles every expression; all problems are reported at once. */
@@ -46,7 +47,11 @@ class Compiler {
       if (!step) this.report(`session.complete.${i}`, `unknown step "${name}"`);
       return step ? [step.index] : [];
     });
-    const verdicts = this.verdicts(doc, stepNames, fieldNames);
+    const enrich = this.enrich(doc, stepNames, fieldNames);
+    // Verdicts run after enrichment: they may read enriched fields and the enrichment state.
+    const verdictFields = new Set([...fieldNames, ...enrich.flatMap((e) => [...e.fields.keys()])]);
+    if (enrich.length > 0) [ENRICHMENT_FIELD, ENRICHMENT_ERROR_FIELD].forEach((f) => verdictFields.add(f));
+    const verdicts = this.verdicts(doc, stepNames, verdictFields);
     const treeParent = this.tree(doc, steps);
     const joinFields = closure(fields, steps.flatMap((s) => (s.kind === 'supplement' ? [s.join.field] : [])));
     const stepsBySource = new Map<string, StepSpec[]>();
@@ -71,6 +76,7 @@ class Compiler {
       joinFields,
       treeParent,
       verdicts,
+      enrich,
       document: original,
     };
   }
@@ -190,6 +196,39 @@ class Compiler {
     }
     if (last < text.length) parts.push(text.slice(last));
     return ok ? parts : undefined;
+  }
+
+  private enrich(doc: TemplateDocument, steps: Set<string>, fields: Set<string>): EnrichSpec[] {
+    const claimed = new Map<string, string>();
+    return Object.entries(doc.enrich).flatMap(([name, e]): EnrichSpec[] => {
+      const path = `enrich.${name}`;
+      const key = this.sessionExpression(e.key, `${path}.key`, steps, fields);
+      for (const field of Object.keys(e.fields)) {
+        if (fields.has(field)) this.report(`${path}.fields.${field}`, `"${field}" is already a field of the template`);
+        else if (field === ENRICHMENT_FIELD || field === ENRICHMENT_ERROR_FIELD) this.report(`${path}.fields.${field}`, `"${field}" is reserved for the enrichment state`);
+        else if (claimed.has(field)) this.report(`${path}.fields.${field}`, `"${field}" is also brought in by enrich.${claimed.get(field)}`);
+        claimed.set(field, name);
+      }
+      if (e.onMiss !== 'absent') {
+        for (const field of Object.keys(e.onMiss)) {
+          if (!(field in e.fields)) this.report(`${path}.onMiss.${field}`, `"${field}" is not one of this enrichment's fields`);
+        }
+      }
+      if (!key) return [];
+      const lookup = 'table' in e.from
+        ? { kind: 'sql' as const, table: e.from.table, keyColumn: e.from.key, database: e.from.database }
+        : { kind: 'http' as const, url: e.from.url };
+      return [{
+        name, key, lookup,
+        fields: new Map(Object.entries(e.fields)),
+        cacheTtlMs: ms(e.cache.ttl), cacheSize: e.cache.size,
+        timeoutMs: ms(e.timeout),
+        batchSize: e.batch.size, batchWindowMs: ms(e.batch.window),
+        concurrency: e.concurrency,
+        attempts: e.retry.attempts, backoffMs: ms(e.retry.backoff),
+        onMiss: e.onMiss,
+      }];
+    });
   }
 
   private tree(doc: TemplateDocument, steps: StepSpec[]): Map<string, string | null> {

@@ -55,6 +55,40 @@ const verdict = z.strictObject({
   explain: z.string().default(''),
 });
 
+/** SQL identifiers are spliced into queries (quoted), so only plain names are accepted. */
+const sqlName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/, 'must be a plain SQL name (letters, digits, _; optionally schema.table)');
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** Where an enrichment looks keys up: a table (or view) over SQL, or an HTTP JSON endpoint. */
+const lookup = z.union([
+  z.strictObject({
+    table: sqlName,
+    key: sqlName.default('id'),
+    /** Another database than the store's (mysql://…, sqlite:path); default: the store's database. */
+    database: z.string().min(1).optional(),
+  }),
+  z.strictObject({
+    /** POST {"keys": […]} → {"<key>": {"column": value, …}, …}; keys it leaves out are misses. */
+    url: z.string().regex(/^https?:\/\/\S+$/, 'must be an http(s) URL'),
+  }),
+]);
+
+const enrichment = z.strictObject({
+  /** CEL over the session (fields included): the lookup key; no value, no lookup. */
+  key: cel,
+  from: lookup,
+  /** New field ← column of the looked-up row. */
+  fields: z.record(name, sqlName).refine((f) => Object.keys(f).length > 0, { message: 'bring in at least one field' }),
+  cache: z.strictObject({ ttl: positiveDuration.default('10m'), size: z.number().int().positive().default(100_000) }).default({ ttl: '10m', size: 100_000 }),
+  timeout: positiveDuration.default('2s'),
+  batch: z.strictObject({ size: z.number().int().positive().default(500), window: duration.default('20ms') }).default({ size: 500, window: '20ms' }),
+  /** Lookups of one enrichment running at once. */
+  concurrency: z.number().int().positive().default(4),
+  retry: z.strictObject({ attempts: z.number().int().positive().default(5), backoff: positiveDuration.default('1s') }).default({ attempts: 5, backoff: '1s' }),
+  /** On a miss: `absent` leaves the fields out (verdicts may test `has(fields.x)`), or default values per field. */
+  onMiss: z.union([z.literal('absent'), z.record(name, scalar)]).default('absent'),
+});
+
 export const templateSchema = z.strictObject({
   id: z.string().regex(/^[a-z0-9_-]+$/, 'must match [a-z0-9_-]+'),
   title: z.string().optional(),
@@ -64,6 +98,8 @@ export const templateSchema = z.strictObject({
   fields: z.record(name, cel).default({}),
   tree: treeNode.optional(),
   verdicts: z.array(verdict).default([]),
+  /** Data widening (an extension of the contract): dimension lookups whose columns become fields. */
+  enrich: z.record(name, enrichment).default({}),
 });
 
 export type TemplateDocument = z.infer<typeof templateSchema>;

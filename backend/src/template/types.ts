@@ -68,6 +68,34 @@ export interface VerdictSpec {
   readonly explain: readonly ExplainPart[];
 }
 
+/** Where an enrichment looks its keys up. */
+export type EnrichLookup =
+  | { readonly kind: 'sql'; readonly table: string; readonly keyColumn: string; readonly database: string | undefined }
+  | { readonly kind: 'http'; readonly url: string };
+
+/** One `enrich` entry: the session's key for it, where to look it up, and which columns become fields. */
+export interface EnrichSpec {
+  readonly name: string;
+  readonly key: CompiledExpression;
+  readonly lookup: EnrichLookup;
+  /** Field name → column. */
+  readonly fields: ReadonlyMap<string, string>;
+  readonly cacheTtlMs: number;
+  readonly cacheSize: number;
+  readonly timeoutMs: number;
+  readonly batchSize: number;
+  readonly batchWindowMs: number;
+  readonly concurrency: number;
+  readonly attempts: number;
+  readonly backoffMs: number;
+  /** `absent`, or the value each field takes when the key is not found. */
+  readonly onMiss: 'absent' | Readonly<Record<string, string | number | boolean>>;
+}
+
+/** Fields the engine sets on sessions of templates that enrich: `pending` / `failed`, and why it failed. */
+export const ENRICHMENT_FIELD = 'enrichment';
+export const ENRICHMENT_ERROR_FIELD = 'enrichment_error';
+
 export interface CompiledTemplate {
   readonly id: string;
   readonly title: string;
@@ -84,6 +112,8 @@ export interface CompiledTemplate {
   /** Parent step of each step in the behaviour tree; null for roots. */
   readonly treeParent: ReadonlyMap<string, string | null>;
   readonly verdicts: readonly VerdictSpec[];
+  /** Dimension lookups, evaluated after the fields and before the verdicts. */
+  readonly enrich: readonly EnrichSpec[];
   /** The document as written (plain JSON), for the API and the editor. */
   readonly document: unknown;
 }
