@@ -233,7 +233,7 @@ describe('session trace query → trace frame', () => {
 });
 
 describe('verdict counts → time series', () => {
-  test('one series per verdict at the panel interval, zero-filled, coloured by severity', async () => {
+  test('one series per verdict at the panel interval, zero-filled', async () => {
     const ds = new WeftDataSource(settings);
     const response = await ds.query(request([{ refId: 'V', queryType: 'verdictCounts', template: '$tpl' }], { intervalMs: 5 * 60_000, interval: '5m' }));
     const r = requests[0]!;
@@ -251,7 +251,16 @@ describe('verdict counts → time series', () => {
     expect(field(frames[0]!, 'count').values).toEqual([75, 0]);
     expect(field(frames[1]!, 'count').values).toEqual([2, 1]);
     expect(field(frames[1]!, 'count').labels).toEqual({ verdict: 'paid_no_callback' });
-    expect(field(frames[1]!, 'count').config.color).toEqual({ mode: 'fixed', fixedColor: 'red' });
+    expect(field(frames[1]!, 'count').config.color).toBeUndefined();
+  });
+
+  test('series by severity, coloured by severity', async () => {
+    const ds = new WeftDataSource(settings);
+    const response = await ds.query(request([{ refId: 'V', queryType: 'verdictCounts', seriesBy: 'severity' }], { intervalMs: 60_000 }));
+    const frames = response.data as DataFrame[];
+    expect(frames.map((f) => f.name)).toEqual(['critical', 'ok']);
+    expect(field(frames[0]!, 'count').config.color).toEqual({ mode: 'fixed', fixedColor: 'red' });
+    expect(field(frames[0]!, 'count').values.slice(0, 6)).toEqual([0, 2, 0, 0, 0, 1]);
   });
 
   test('coarse intervals ask for hour and day rollups', async () => {

@@ -248,7 +248,8 @@ export function verdictCountFrames(
             labels: { [by]: name },
             config: {
               displayNameFromDS: name,
-              ...(by !== 'template' && s.severity && SEVERITY_COLORS[s.severity]
+              // Severity series take the severity's colour; verdicts keep the palette (several share a severity).
+              ...(by === 'severity' && s.severity && SEVERITY_COLORS[s.severity]
                 ? { color: { mode: 'fixed', fixedColor: SEVERITY_COLORS[s.severity] } }
                 : {}),
             },

@@ -1,8 +1,8 @@
 import { css } from '@emotion/css';
-import type { GrafanaTheme2, SelectableValue, TimeRange } from '@grafana/data';
+import { applyFieldOverrides, FieldColorModeId, type GrafanaTheme2, type SelectableValue, type TimeRange } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
 import { LegendDisplayMode } from '@grafana/schema';
-import { Alert, InlineField, InlineFieldRow, Select, Stack, Text, TimeSeries, Tooltip, useStyles2 } from '@grafana/ui';
+import { Alert, InlineField, InlineFieldRow, Select, Stack, Text, TimeSeries, Tooltip, useStyles2, useTheme2 } from '@grafana/ui';
 import { WeftApiError, type WeftApi } from '../api/client';
 import { max, parsePrometheus, sum, type Sample } from '../api/prometheus';
 import type { SessionSummary, StatsRow } from '../api/types';
@@ -136,7 +136,7 @@ function OverviewView({ data, range, samples }: { data: OverviewData; range: Tim
       </section>
       <section aria-label="Top anomalous field values" className={s.section}>
         <h3>Top anomalous field values</h3>
-        <AnomalousValues sessions={data.anomalous} more={data.anomalousMore} />
+        <AnomalousValues sessions={data.anomalous} all={data.recent} more={data.anomalousMore} />
       </section>
     </>
   );
@@ -144,7 +144,15 @@ function OverviewView({ data, range, samples }: { data: OverviewData; range: Tim
 
 function VerdictChart({ template, rows, range, intervalMs }: { template: string; rows: StatsRow[]; range: TimeRange; intervalMs: number }) {
   const [ref, width] = useWidth<HTMLDivElement>(900);
-  const frames = verdictCountFrames(rows, { from: range.from.valueOf(), to: range.to.valueOf() }, intervalMs, template);
+  const theme = useTheme2();
+  // Panels get display processors (axis and tooltip formatting) from field overrides; so must a bare TimeSeries.
+  const frames = applyFieldOverrides({
+    data: verdictCountFrames(rows, { from: range.from.valueOf(), to: range.to.valueOf() }, intervalMs, template),
+    fieldConfig: { defaults: { color: { mode: FieldColorModeId.PaletteClassic }, custom: { lineWidth: 1, fillOpacity: 10 } }, overrides: [] },
+    replaceVariables: (value) => value,
+    theme,
+    timeZone: 'browser',
+  });
   return (
     <div ref={ref} data-testid={`weft-chart-${template}`}>
       <Text element="h4">{template}</Text>
@@ -161,40 +169,69 @@ function VerdictChart({ template, rows, range, intervalMs }: { template: string;
   );
 }
 
-/** Categorical field values most frequent among critical/warning sessions (ids and numbers skipped). */
-export function topAnomalousValues(sessions: readonly SessionSummary[], limit = 10): Array<{ field: string; value: string; count: number; share: number }> {
+export interface AnomalousValue {
+  readonly field: string;
+  readonly value: string;
+  /** Critical/warning sessions holding the value. */
+  readonly count: number;
+  /** Of the critical/warning sessions. */
+  readonly share: number;
+  /** Of all sessions (the baseline sample). */
+  readonly baseline: number;
+  /** share / baseline: how much more often the value comes with a bad verdict. */
+  readonly lift: number;
+}
+
+/** (field, value) → number of sessions holding it; identifiers (about one value per session) and numbers left out. */
+function valueCounts(sessions: readonly SessionSummary[]): Map<string, { field: string; value: string; count: number }> {
   const counts = new Map<string, { field: string; value: string; count: number }>();
-  const distinct = new Map<string, Set<string>>();
   for (const session of sessions) {
     for (const [field, raw] of Object.entries(session.fields)) {
-      for (const v of Array.isArray(raw) ? raw : [raw]) {
+      for (const v of new Set(Array.isArray(raw) ? raw : [raw])) {
         if (typeof v !== 'string') continue;
         const key = `${field}\u0000${v}`;
         const c = counts.get(key) ?? { field, value: v, count: 0 };
         c.count += 1;
         counts.set(key, c);
-        distinct.set(field, (distinct.get(field) ?? new Set()).add(v));
       }
     }
   }
-  // A field with nearly one value per session is an identifier: its "top values" say nothing.
-  const categorical = (field: string) => (distinct.get(field)?.size ?? 0) <= Math.max(3, sessions.length / 3);
-  return [...counts.values()]
-    .filter((c) => categorical(c.field) && c.count > 1)
-    .sort((a, b) => b.count - a.count || a.field.localeCompare(b.field))
-    .slice(0, limit)
-    .map((c) => ({ ...c, share: c.count / sessions.length }));
+  return counts;
 }
 
-function AnomalousValues({ sessions, more }: { sessions: SessionSummary[]; more: boolean }) {
+/**
+ * Categorical field values over-represented among critical and warning sessions: each value's share
+ * of those sessions against its share of all sessions (a sample of the latest), highest lift first.
+ */
+export function topAnomalousValues(anomalous: readonly SessionSummary[], all: readonly SessionSummary[], limit = 10): AnomalousValue[] {
+  if (anomalous.length === 0) return [];
+  const bad = valueCounts(anomalous);
+  const base = valueCounts(all.length > 0 ? all : anomalous);
+  const baseTotal = all.length > 0 ? all.length : anomalous.length;
+  const distinct = new Map<string, number>();
+  for (const c of base.values()) distinct.set(c.field, (distinct.get(c.field) ?? 0) + 1);
+  // A field with nearly one value per session is an identifier: its "top values" say nothing.
+  const categorical = (field: string) => (distinct.get(field) ?? 0) <= Math.max(3, baseTotal / 3);
+  return [...bad.entries()]
+    .filter(([, c]) => categorical(c.field) && c.count > 1)
+    .map(([key, c]) => {
+      const share = c.count / anomalous.length;
+      const baseline = Math.max(base.get(key)?.count ?? c.count, c.count) / Math.max(baseTotal, anomalous.length);
+      return { ...c, share, baseline, lift: share / baseline };
+    })
+    .sort((a, b) => b.lift - a.lift || b.count - a.count || a.field.localeCompare(b.field))
+    .slice(0, limit);
+}
+
+function AnomalousValues({ sessions, all, more }: { sessions: SessionSummary[]; all: SessionSummary[]; more: boolean }) {
   const s = useStyles2(getStyles);
   if (sessions.length === 0) return <Text color="secondary">No critical or warning sessions in this time range.</Text>;
-  const top = topAnomalousValues(sessions);
+  const top = topAnomalousValues(sessions, all);
   if (top.length === 0) return <Text color="secondary">No field value repeats among the {sessions.length} anomalous sessions.</Text>;
   return (
     <>
       <Text color="secondary" element="p">
-        Among {more ? `the latest ${sessions.length}` : `all ${sessions.length}`} critical and warning sessions:
+        Values over-represented among {more ? `the latest ${sessions.length}` : `all ${sessions.length}`} critical and warning sessions, against the latest {all.length} sessions:
       </Text>
       <table className={s.table}>
         <thead>
@@ -203,6 +240,8 @@ function AnomalousValues({ sessions, more }: { sessions: SessionSummary[]; more:
             <th>Value</th>
             <th>Sessions</th>
             <th>Share</th>
+            <th>Baseline</th>
+            <th>Lift</th>
           </tr>
         </thead>
         <tbody>
@@ -212,6 +251,8 @@ function AnomalousValues({ sessions, more }: { sessions: SessionSummary[]; more:
               <td>{t.value}</td>
               <td>{t.count}</td>
               <td>{(100 * t.share).toFixed(0)} %</td>
+              <td>{(100 * t.baseline).toFixed(0)} %</td>
+              <td>×{t.lift.toFixed(1)}</td>
             </tr>
           ))}
         </tbody>

@@ -77,9 +77,11 @@ export function SessionsPage() {
         header: 'Start',
         sortType: 'number' as const,
         cell: ({ row: { original } }: { row: { original: Row } }) => (
-          <TextLink href={`${prefixRoute(ROUTES.Session)}/${encodeURIComponent(original.id)}`} inline={false}>
-            {dateTimeFormat(original.start, { format: 'YYYY-MM-DD HH:mm:ss' })}
-          </TextLink>
+          <span className={s.nowrap}>
+            <TextLink href={`${prefixRoute(ROUTES.Session)}/${encodeURIComponent(original.id)}`} inline={false}>
+              {dateTimeFormat(original.start, { format: 'YYYY-MM-DD HH:mm:ss' })}
+            </TextLink>
+          </span>
         ),
       },
       { id: 'template', header: 'Template', sortType: 'string' as const },
@@ -104,7 +106,7 @@ export function SessionsPage() {
         cell: ({ row: { original } }: { row: { original: Row } }) => (
           <span>
             {original.status}
-            {original.splitOf ? ' · split?' : ''}
+            {original.splitOf ? <span title={`May be the rest of ${original.splitOf}`}> · split?</span> : null}
           </span>
         ),
       },
@@ -114,7 +116,7 @@ export function SessionsPage() {
         cell: ({ row: { original } }: { row: { original: Row } }) => <span className={s.fields}>{fieldSummary(original)}</span>,
       },
     ],
-    [s.fields],
+    [s.fields, s.nowrap],
   );
   const [sortId, sortDir] = sort.split(':');
   // With fetchData the table sorts manually: the page's rows are sorted here, by the URL's sort.
@@ -276,6 +278,7 @@ function fieldSummary(session: SessionSummary): string {
 const getStyles = (theme: GrafanaTheme2) => ({
   filters: css({ marginBottom: theme.spacing(2) }),
   grow: css({ flexGrow: 1 }),
+  nowrap: css({ whiteSpace: 'nowrap' }),
   searchButton: css({ marginTop: theme.spacing(5.5) }),
   fields: css({ fontFamily: theme.typography.fontFamilyMonospace, fontSize: theme.typography.bodySmall.fontSize, color: theme.colors.text.secondary }),
   pager: css({ display: 'flex', justifyContent: 'space-between', alignItems: 'center', marginTop: theme.spacing(1) }),

@@ -281,13 +281,14 @@ function Preview({ text, template }: { text: string; template: string | undefine
 }
 
 function PreviewView({ result, selected, onSelect }: { result: PreviewResult; selected: number; onSelect: (i: number) => void }) {
+  const s = useStyles2(getStyles);
   const session = result.sessions[selected];
   return (
     <Stack direction="column" gap={1}>
       {result.sessions.length === 0 ? (
         <Text color="warning">These records make no session: check the steps' `when` and `anchor` expressions against them.</Text>
       ) : (
-        <table>
+        <table className={s.previewTable}>
           <tbody>
             {result.sessions.map((x, i) => (
               <tr key={x.id} aria-selected={i === selected} onClick={() => onSelect(i)} style={{ cursor: 'pointer', fontWeight: i === selected ? 600 : 400 }}>
@@ -296,7 +297,7 @@ function PreviewView({ result, selected, onSelect }: { result: PreviewResult; se
                   <VerdictBadge verdict={x.verdict} severity={x.severity} />
                 </td>
                 <td>{x.events.length} records</td>
-                <td>
+                <td className={s.previewFields}>
                   {Object.entries(x.fields)
                     .map(([k, v]) => `${k}=${String(v)}`)
                     .join('  ')}
@@ -329,4 +330,6 @@ const getStyles = (theme: GrafanaTheme2) => ({
   pane: css({ minWidth: 0, display: 'flex', flexDirection: 'column', gap: theme.spacing(1) }),
   idField: css({ marginBottom: 0 }),
   mono: css({ fontFamily: theme.typography.fontFamilyMonospace, fontSize: theme.typography.bodySmall.fontSize }),
+  previewTable: css({ width: '100%', td: { padding: theme.spacing(0.5, 1, 0.5, 0), verticalAlign: 'top', whiteSpace: 'nowrap' } }),
+  previewFields: css({ whiteSpace: 'normal !important' as 'normal', fontFamily: theme.typography.fontFamilyMonospace, fontSize: theme.typography.bodySmall.fontSize, color: theme.colors.text.secondary }),
 });

@@ -54,12 +54,17 @@ describe('Overview page', () => {
       summary({ id: 'a5', fields: { channel: 'wechat', trans_id: 'T-5' } }),
       summary({ id: 'a6', fields: { channel: 'card', trans_id: 'T-6' } }),
     ];
+    // All sessions: alipay 4 of 12, wechat 6 of 12 → among the bad ones alipay is over-represented (3 of 6).
+    const baseline = [
+      ...anomalous,
+      ...['wechat', 'wechat', 'wechat', 'wechat', 'alipay', 'card'].map((channel, i) => summary({ id: `g${i}`, severity: 'ok', fields: { channel, trans_id: `T-g${i}` } })),
+    ];
     const { requests } = fakeBackend(
       routes({
         ...common,
         'GET /api/stats': { body: { bucket: '1m', rows: [...STATS, { time: T0, template: 'refund', verdict: 'ok', severity: 'ok', count: 5 }] } },
         'GET /api/sessions': (r) => ({
-          body: r.params.getAll('severity').length > 0 ? { sessions: anomalous, cursor: null } : { sessions: [summary({ splitOf: 'x' }), summary({ id: 'b' })], cursor: 'more' },
+          body: r.params.getAll('severity').length > 0 ? { sessions: anomalous, cursor: null } : { sessions: [...baseline, summary({ id: 'split', splitOf: 'x', fields: {} })], cursor: 'more' },
         }),
         'GET /api/orphans': { body: { orphans: [{ id: 'o', template: 'payment', step: 'channel_callback', source: 'channel', time: T0, value: {}, reason: 'no_session' }], cursor: null } },
         'GET /metrics': { body: METRICS },
@@ -79,10 +84,11 @@ describe('Overview page', () => {
 
     const top = screen.getByRole('region', { name: 'Top anomalous field values' });
     const rows = within(top).getAllByRole('row').slice(1).map((r) => within(r).getAllByRole('cell').map((c) => c.textContent));
-    // trans_id is an identifier (one value per session): left out; card appears once: left out.
+    // trans_id is an identifier (one value per session): left out; card appears once among the bad: left out.
+    // alipay: 3/6 = 50 % of the bad vs 4/13 = 31 % of all → ×1.6; wechat: 2/6 = 33 % vs 6/13 = 46 % → ×0.7.
     expect(rows).toEqual([
-      ['channel', 'alipay', '3', '50 %'],
-      ['channel', 'wechat', '2', '33 %'],
+      ['channel', 'alipay', '3', '50 %', '31 %', '×1.6'],
+      ['channel', 'wechat', '2', '33 %', '46 %', '×0.7'],
     ]);
 
     const health = screen.getByRole('region', { name: 'Correlator health' });
