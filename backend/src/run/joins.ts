@@ -117,6 +117,9 @@ export class JoinShard {
     const id = joinKey(s.template, s.field, s.value);
     const candidates = this.announced.get(id);
     if (candidates && candidates.length > 0) return [{ supplement: s, key: nearest(candidates, s.time).key }];
+    // Already past its wait (the clock ran ahead of this source): no later sweep would release it.
+    const bounds = this.bounds.get(s.template);
+    if (bounds && this.clocks.get(s.template)! > s.time + bounds.holdMs) return [{ supplement: s, key: null }];
     const waiting = this.held.get(id);
     if (waiting) waiting.push(s);
     else this.held.set(id, [s]);

@@ -224,6 +224,7 @@ export class KafkaPipeline {
       const origin = `${batch.topic}/${batch.partition}@${message.offset}`;
       const text = message.value?.toString('utf8') ?? '';
       const timestamp = message.timestamp;
+      for (const source of sources) this.deps.metrics.recordsIn.inc({ source });
       let value: unknown;
       try {
         value = JSON.parse(text);
@@ -233,7 +234,6 @@ export class KafkaPipeline {
         continue;
       }
       for (const source of sources) {
-        this.deps.metrics.recordsIn.inc({ source });
         let refusal: { reason: RejectReason; detail: string } | undefined;
         let taken = false;
         for (const router of this.routers.values()) {
@@ -449,6 +449,7 @@ export class KafkaPipeline {
             forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }), ...o.state.advance(m.t, m.time));
           } else {
             forwards.push(...o.state.advance(m.t, m.time));
+            if (process.env.DEBUG_WEFT) console.error('JMARK', batch.partition, m.time, o.state.waiting, forwards.length);
           }
           next = offset + 1;
         }
@@ -472,6 +473,7 @@ export class KafkaPipeline {
     const anchor: Message[] = [];
     const join: Message[] = [];
     for (const { supplement: s, key } of forwards) {
+      if (process.env.DEBUG_WEFT) console.error('FORWARD', key, s.value, s.time);
       const route = key === null ? `${s.template}\u0000\u0000${s.field}\u0000${s.value}` : `${s.template}\u0000${key}`;
       anchor.push({
         partition: partitionOf(route, this.partitions.anchor),
