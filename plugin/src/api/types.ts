@@ -141,19 +141,8 @@ export interface PreviewRecord {
   readonly at?: number;
 }
 
-export interface PreviewSession {
-  readonly id: string;
-  readonly template: string;
-  readonly key: string;
-  readonly start: number;
-  readonly end: number;
-  readonly status: SessionStatus;
-  readonly verdict: string | null;
-  readonly severity: Severity | null;
-  readonly explain: string | null;
-  readonly fields: Readonly<Record<string, FieldValue>>;
-  readonly events: readonly EventDoc[];
-}
+/** A session the preview made (not stored: no version history or links). */
+export type PreviewSession = Pick<SessionDetail, 'id' | 'template' | 'key' | 'start' | 'end' | 'status' | 'verdict' | 'severity' | 'explain' | 'fields' | 'events'>;
 
 /** `POST /api/templates/preview`: the sessions and orphans the records make, and the template's tree. */
 export interface PreviewResult {

@@ -1,12 +1,13 @@
 import { css } from '@emotion/css';
-import { applyFieldOverrides, FieldColorModeId, type GrafanaTheme2, type SelectableValue, type TimeRange } from '@grafana/data';
+import { applyFieldOverrides, FieldColorModeId, type GrafanaTheme2, type TimeRange } from '@grafana/data';
 import { PluginPage } from '@grafana/runtime';
 import { LegendDisplayMode } from '@grafana/schema';
-import { Alert, InlineField, InlineFieldRow, Select, Stack, Text, TimeSeries, Tooltip, useStyles2, useTheme2 } from '@grafana/ui';
+import { Alert, InlineFieldRow, Stack, Text, TimeSeries, Tooltip, useStyles2, useTheme2 } from '@grafana/ui';
 import { WeftApiError, type WeftApi } from '../api/client';
 import { max, parsePrometheus, sum, type Sample } from '../api/prometheus';
 import type { SessionSummary, StatsRow } from '../api/types';
 import { useApi } from '../components/ApiContext';
+import { TemplatePicker } from '../components/TemplatePicker';
 import { Empty, ErrorState, Loading } from '../components/States';
 import { TimePicker } from '../components/TimePicker';
 import { useLoad } from '../components/useLoad';
@@ -67,26 +68,12 @@ export function OverviewPage() {
   const template = url.get('template');
   const from = url.timeRange.from.valueOf();
   const to = url.timeRange.to.valueOf();
-  const [templates] = useLoad(() => api.templates(), [api]);
   const [data, reload] = useLoad(() => loadOverview(api, { from, to }, template), [api, from, to, template]);
   const [health] = useLoad(() => loadHealth(api), [api]);
-  const templateOptions: Array<SelectableValue<string>> =
-    templates.state === 'done' ? templates.value.map((t) => ({ value: t.id, label: t.id })) : [];
-
   return (
     <PluginPage actions={<TimePicker value={url.timeRange} onChange={url.setTimeRange} />}>
       <InlineFieldRow>
-        <InlineField label="Template" labelWidth={12}>
-          <Select
-            inputId="weft-overview-template"
-            width={24}
-            isClearable
-            placeholder="All templates"
-            options={templateOptions}
-            value={template || null}
-            onChange={(v) => url.set({ template: v?.value ?? undefined })}
-          />
-        </InlineField>
+        <TemplatePicker id="weft-overview-template" placeholder="All templates" value={template} onChange={(t) => url.set({ template: t })} />
       </InlineFieldRow>
       {data.state === 'loading' && <Loading text="Loading stats…" />}
       {data.state === 'error' && <ErrorState error={data.error} retry={reload} />}

@@ -7,6 +7,7 @@ import type { Params } from '../api/client';
 import { filterParams, parseFieldFilter } from '../api/filters';
 import { SEVERITIES, type SearchPage, type SessionSummary, type Severity } from '../api/types';
 import { useApi } from '../components/ApiContext';
+import { TemplatePicker } from '../components/TemplatePicker';
 import { Empty, ErrorState, Loading } from '../components/States';
 import { TimePicker } from '../components/TimePicker';
 import { useLoad } from '../components/useLoad';
@@ -40,7 +41,6 @@ export function SessionsPage() {
   const from = url.timeRange.from.valueOf();
   const to = url.timeRange.to.valueOf();
 
-  const [templates] = useLoad(() => api.templates(), [api]);
   const [verdictOptions] = useLoad(async () => {
     const rows = await api.stats({ from, to, bucket: '1d', ...(template ? { template } : {}) });
     return [...new Set(rows.map((r) => r.verdict).filter((v): v is string => v !== null))].sort();
@@ -64,8 +64,6 @@ export function SessionsPage() {
   const applyFilter = () => url.set({ q: draft.trim(), cursor: undefined });
   const draftErrors = parseFieldFilter(draft).errors;
 
-  const templateOptions: Array<SelectableValue<string>> =
-    templates.state === 'done' ? templates.value.map((t) => ({ value: t.id, label: t.id })) : [];
   const verdictChoices: Array<SelectableValue<string>> = [
     ...new Set([...(verdictOptions.state === 'done' ? verdictOptions.value : []), ...verdicts]),
   ].map((v) => ({ value: v, label: v }));
@@ -130,18 +128,7 @@ export function SessionsPage() {
     <PluginPage actions={<TimePicker value={url.timeRange} onChange={url.setTimeRange} />}>
       <div className={s.filters}>
         <InlineFieldRow>
-          <InlineField label="Template" labelWidth={12}>
-            <Select
-              inputId="weft-filter-template"
-              width={24}
-              isClearable
-              placeholder="Any template"
-              options={templateOptions}
-              value={template || null}
-              allowCustomValue
-              onChange={(v) => url.set({ template: v?.value ?? undefined, cursor: undefined })}
-            />
-          </InlineField>
+          <TemplatePicker id="weft-filter-template" placeholder="Any template" value={template} onChange={(t) => url.set({ template: t, cursor: undefined })} />
           <InlineField label="Verdict" labelWidth={10}>
             <MultiSelect
               inputId="weft-filter-verdict"
