@@ -91,6 +91,8 @@ beforeAll(async () => {
     colorScheme: 'dark',
   });
   page = context.pages()[0] ?? (await context.newPage());
+  // Generous waits: CI shares two cores with the rest of the suite.
+  page.setDefaultTimeout(60_000);
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('console', (message: ConsoleMessage) => {
     // Failed requests are checked below, with their URL.
@@ -122,7 +124,7 @@ async function open(route: string): Promise<void> {
   expect(await page.evaluate(() => (window as unknown as { __harnessError?: string }).__harnessError ?? null)).toBeNull();
 }
 
-describe('the built plugin in Chromium against weft serve', () => {
+describe('the built plugin in Chromium against weft serve', { timeout: 150_000 }, () => {
   test('Sessions: search results with verdict badges; filters in the URL narrow them', async () => {
     await open(`/a/weft-sessions-app/sessions?${RANGE}`);
     await page.getByRole('columnheader', { name: 'Verdict' }).waitFor();
@@ -198,5 +200,5 @@ describe('the built plugin in Chromium against weft serve', () => {
 });
 
 async function expectText(locator: ReturnType<Page['locator']>, text: string): Promise<void> {
-  await expect.poll(async () => (await locator.textContent()) ?? '', { timeout: 10_000 }).toContain(text);
+  await expect.poll(async () => (await locator.textContent()) ?? '', { timeout: 60_000 }).toContain(text);
 }
