@@ -116,6 +116,8 @@ afterAll(async () => {
   await harness?.close();
   correlator?.kill('SIGTERM');
   if (work) fs.rmSync(work, { recursive: true, force: true });
+  // Pictures are kept only where asked for (WEFT_SCREENSHOTS), or when a test failed.
+  if (!process.env.WEFT_SCREENSHOTS && !fs.readdirSync(SHOTS).some((f) => f.startsWith('failed-'))) fs.rmSync(SHOTS, { recursive: true, force: true });
 });
 
 async function open(route: string): Promise<void> {
