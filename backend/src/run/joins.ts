@@ -46,20 +46,26 @@ interface Candidate {
 export interface JoinState {
   readonly announced: Array<[string, Candidate[]]>;
   readonly held: Array<[string, Supplement[]]>;
-  readonly clocks: Array<[string, number]>;
+  /** Largest event time seen per template and source (`template\0source`). */
+  readonly maxTimes: Array<[string, number]>;
 }
 
+/** Per template: the watermark rules the engine applies, so this stage waits exactly as long. */
 interface Bounds {
-  /** How long past a supplement's time its session may still announce (engine wait + disorder). */
+  /** Anchor sources and their disorder: the anchor watermark is the minimum over them. */
+  readonly anchor: ReadonlyArray<{ source: string; disorderMs: number; idle: boolean }>;
+  /** Supplement sources and their disorder. */
+  readonly supplement: ReadonlyArray<{ source: string; disorderMs: number; idle: boolean }>;
+  /** A supplement waits until the anchor watermark passes its time + this (the engine's join expiry). */
   readonly holdMs: number;
-  /** How long past a session's last announced time a supplement may still join it. */
+  /** An announcement is kept until both watermarks pass its last time + this. */
   readonly keepMs: number;
 }
 
 export class JoinShard {
   private readonly announced = new Map<string, Candidate[]>();
   private readonly held = new Map<string, Supplement[]>();
-  private readonly clocks = new Map<string, number>();
+  private readonly maxTimes = new Map<string, number>();
   private bounds = new Map<string, Bounds>();
   private readonly sweptAt = new Map<string, number>();
   private heldCount = 0;
@@ -72,7 +78,7 @@ export class JoinShard {
         this.held.set(k, v);
         this.heldCount += v.length;
       }
-      for (const [k, v] of state.clocks) this.clocks.set(k, v);
+      for (const [k, v] of state.maxTimes ?? []) this.maxTimes.set(k, v);
     }
   }
 
@@ -82,12 +88,20 @@ export class JoinShard {
 
   setTemplates(templates: readonly CompiledTemplate[]): void {
     this.bounds = new Map(templates.map((t) => {
+      const supplements = t.steps.flatMap((s) => (s.kind === 'supplement' ? [s] : []));
+      const spec = (source: string) => {
+        const src = t.sources.get(source)!;
+        return { source, disorderMs: src.disorderMs, idle: src.idleMs !== undefined };
+      };
+      const low = Math.min(0, ...supplements.map((s) => s.join.lowMs));
+      const high = Math.max(0, ...supplements.map((s) => s.join.highMs));
       const disorder = Math.max(0, ...[...t.sources.values()].map((s) => s.disorderMs));
-      const joins = t.steps.flatMap((s) => (s.kind === 'supplement' ? [s.join] : []));
-      const low = Math.min(0, ...joins.map((j) => j.lowMs));
-      const high = Math.max(0, ...joins.map((j) => j.highMs));
-      const span = t.session.maxSpanMs;
-      return [t.id, { holdMs: span - low + 2 * disorder, keepMs: span + high + t.session.gapMs + 2 * disorder }];
+      return [t.id, {
+        anchor: t.anchorSources.map(spec),
+        supplement: [...new Set(supplements.map((s) => s.source))].map(spec),
+        holdMs: t.session.maxSpanMs - low,
+        keepMs: t.session.maxSpanMs + t.session.gapMs + high + disorder,
+      }];
     }));
   }
 
@@ -103,7 +117,6 @@ export class JoinShard {
       candidates.push({ key: a.key, min: a.time, max: a.time });
       this.announced.set(id, candidates);
     }
-    this.observe(a.template, a.time);
     const waiting = this.held.get(id);
     if (!waiting) return [];
     this.held.delete(id);
@@ -113,13 +126,13 @@ export class JoinShard {
 
   /** Forwards a supplement to the session offering its value (the nearest in time), or holds it. */
   supplement(s: Supplement): Forward[] {
-    this.observe(s.template, s.time);
+    this.observe(s.template, s.source, s.time);
     const id = joinKey(s.template, s.field, s.value);
     const candidates = this.announced.get(id);
     if (candidates && candidates.length > 0) return [{ supplement: s, key: nearest(candidates, s.time).key }];
-    // Already past its wait (the clock ran ahead of this source): no later sweep would release it.
+    // Already past its wait (the anchor sources ran ahead): no later sweep would release it.
     const bounds = this.bounds.get(s.template);
-    if (bounds && this.clocks.get(s.template)! > s.time + bounds.holdMs) return [{ supplement: s, key: null }];
+    if (bounds && this.watermark(s.template, bounds.anchor) > s.time + bounds.holdMs) return [{ supplement: s, key: null }];
     const waiting = this.held.get(id);
     if (waiting) waiting.push(s);
     else this.held.set(id, [s]);
@@ -127,28 +140,30 @@ export class JoinShard {
     return [];
   }
 
-  /** The template's event-time clock moved (a mark, or any message): releases and forgets what it passed. */
-  advance(template: string, time: number): Forward[] {
-    this.observe(template, time);
-    const clock = this.clocks.get(template)!;
+  /** A source's event time moved (a mark): releases the supplements and forgets the announcements it passed. */
+  advance(template: string, source: string, time: number): Forward[] {
+    this.observe(template, source, time);
     const bounds = this.bounds.get(template);
-    // A sweep visits every entry of the template: at most once per second of event time.
-    if (!bounds || clock < (this.sweptAt.get(template) ?? -Infinity) + 1000) return [];
-    this.sweptAt.set(template, clock);
+    if (!bounds) return [];
+    const anchor = this.watermark(template, bounds.anchor);
+    // A sweep visits every entry of the template: at most once per second of watermark progress.
+    if (!(anchor >= (this.sweptAt.get(template) ?? -Infinity) + 1000)) return [];
+    this.sweptAt.set(template, anchor);
     const released: Forward[] = [];
     const prefix = `${template}\u0000`;
     for (const [id, waiting] of this.held) {
       if (!id.startsWith(prefix)) continue;
-      const keep = waiting.filter((s) => clock <= s.time + bounds.holdMs);
+      const keep = waiting.filter((s) => anchor <= s.time + bounds.holdMs);
       if (keep.length === waiting.length) continue;
-      for (const s of waiting) if (clock > s.time + bounds.holdMs) released.push({ supplement: s, key: null });
+      for (const s of waiting) if (anchor > s.time + bounds.holdMs) released.push({ supplement: s, key: null });
       this.heldCount -= waiting.length - keep.length;
       if (keep.length === 0) this.held.delete(id);
       else this.held.set(id, keep);
     }
+    const forget = Math.min(anchor, this.watermark(template, bounds.supplement));
     for (const [id, candidates] of this.announced) {
       if (!id.startsWith(prefix)) continue;
-      const keep = candidates.filter((c) => clock <= c.max + bounds.keepMs);
+      const keep = candidates.filter((c) => forget <= c.max + bounds.keepMs);
       if (keep.length === 0) this.announced.delete(id);
       else if (keep.length !== candidates.length) this.announced.set(id, keep);
     }
@@ -156,11 +171,26 @@ export class JoinShard {
   }
 
   snapshot(): JoinState {
-    return { announced: [...this.announced], held: [...this.held], clocks: [...this.clocks] };
+    return { announced: [...this.announced], held: [...this.held], maxTimes: [...this.maxTimes] };
   }
 
-  private observe(template: string, time: number): void {
-    if (time > (this.clocks.get(template) ?? -Infinity)) this.clocks.set(template, time);
+  /** Minimum over `sources` of (largest time − disorder); a source never seen holds it back unless it declares `idle`. */
+  private watermark(template: string, sources: Bounds['anchor']): number {
+    let min = Infinity;
+    for (const { source, disorderMs, idle } of sources) {
+      const max = this.maxTimes.get(`${template}\u0000${source}`);
+      if (max === undefined) {
+        if (idle) continue;
+        return -Infinity;
+      }
+      min = Math.min(min, max - disorderMs);
+    }
+    return min;
+  }
+
+  private observe(template: string, source: string, time: number): void {
+    const key = `${template}\u0000${source}`;
+    if (time > (this.maxTimes.get(key) ?? -Infinity)) this.maxTimes.set(key, time);
   }
 }
 

@@ -52,7 +52,7 @@ type AnchorMessage = { t: string; s: string; r: unknown; m?: undefined } | { t: 
 type JoinMessage =
   | { k: 's'; t: string; s: string; f: string; v: string; time: number; o: Offer[]; r: unknown }
   | { k: 'a'; t: string; f: string; v: string; key: string; time: number }
-  | { k: 'm'; t: string; time: number };
+  | { k: 'm'; t: string; s: string; time: number };
 
 interface Owned<S> {
   readonly partition: number;
@@ -297,20 +297,16 @@ export class KafkaPipeline {
   private async sendMarks(maxTime: Map<string, number>): Promise<void> {
     const anchor: Message[] = [];
     const join: Message[] = [];
-    const clocks = new Map<string, number>();
     const now = String(Date.now());
     for (const [markKey, time] of maxTime) {
       if (time <= (this.sentMarks.get(markKey) ?? -Infinity)) continue;
       this.sentMarks.set(markKey, time);
       const [t, s] = markKey.split('\u0000') as [string, string];
-      clocks.set(t, Math.max(clocks.get(t) ?? -Infinity, time));
+      const joinMark = `{"k":"m","t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"time":${time}}`;
+      for (let p = 0; p < this.partitions.join; p++) join.push({ partition: p, value: joinMark, timestamp: now });
       if (!this.markable.get(t)?.has(s)) continue;
       const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"m":${time}}`;
       for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: now });
-    }
-    for (const [t, time] of clocks) {
-      const value = `{"k":"m","t":${JSON.stringify(t)},"time":${time}}`;
-      for (let p = 0; p < this.partitions.join; p++) join.push({ partition: p, value, timestamp: now });
     }
     const topicMessages = [];
     if (anchor.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.anchor, messages: anchor });
@@ -327,6 +323,7 @@ export class KafkaPipeline {
         if (assigned.has(partition)) continue;
         // Moved to another instance: keep what we did, then forget it (the new owner reloads it).
         owned.delete(partition);
+        this.deps.log.info({ topic, partition, offset: o.next }, 'partition released');
         void (topic === this.kafkaConfig.topics.anchor
           ? this.checkpointAnchor(o as unknown as Owned<Shard>, true)
           : this.checkpointJoin(o as unknown as Owned<JoinShard>, true)).catch(() => undefined);
@@ -444,12 +441,11 @@ export class KafkaPipeline {
           if (m.k === 's') {
             const at = Number(message.timestamp);
             const s: Supplement = { template: m.t, source: m.s, field: m.f, value: m.v, time: m.time, at: Number.isNaN(at) ? undefined : at, record: m.r, offers: m.o };
-            forwards.push(...o.state.supplement(s), ...o.state.advance(m.t, m.time));
+            forwards.push(...o.state.supplement(s));
           } else if (m.k === 'a') {
-            forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }), ...o.state.advance(m.t, m.time));
+            forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }));
           } else {
-            forwards.push(...o.state.advance(m.t, m.time));
-            if (process.env.DEBUG_WEFT) console.error('JMARK', batch.partition, m.time, o.state.waiting, forwards.length);
+            forwards.push(...o.state.advance(m.t, m.s, m.time));
           }
           next = offset + 1;
         }
@@ -473,7 +469,6 @@ export class KafkaPipeline {
     const anchor: Message[] = [];
     const join: Message[] = [];
     for (const { supplement: s, key } of forwards) {
-      if (process.env.DEBUG_WEFT) console.error('FORWARD', key, s.value, s.time);
       const route = key === null ? `${s.template}\u0000\u0000${s.field}\u0000${s.value}` : `${s.template}\u0000${key}`;
       anchor.push({
         partition: partitionOf(route, this.partitions.anchor),

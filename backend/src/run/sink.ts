@@ -32,19 +32,16 @@ export class StoreSink {
           break;
         }
         case 'orphan':
-          if (process.env.DEBUG_WEFT) console.error('ORPHAN', emission.orphan.joinValue, emission.orphan.reason);
           this.metrics.orphans.inc({ template: emission.orphan.template, reason: orphanReasonKind(emission.orphan.reason) });
           this.orphans.set(emission.orphan.id, emission.orphan);
           break;
         case 'late': {
-          if (process.env.DEBUG_WEFT) console.error('LATE', JSON.stringify(emission.request.lookup));
           await this.flush();
           const stored = await this.store.lookup(emission.request.lookup);
           engine.repair(emission.request, stored, out);
           break;
         }
         case 'adopt': {
-          if (process.env.DEBUG_WEFT) console.error('ADOPT', JSON.stringify(emission.request));
           await this.flush();
           const { template, field, value } = emission.request;
           engine.adopt(emission.request, await this.store.takeOrphans(template, field, value), out);

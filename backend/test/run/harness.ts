@@ -76,7 +76,7 @@ export function runConfig(brokers: string[] | undefined, store: string, extra: R
     templates: TEMPLATES_DIR,
     store,
     http: { port: 0, host: '127.0.0.1' },
-    ...(brokers ? { kafka: { brokers, sessionTimeoutMs: 6000 } } : {}),
+    ...(brokers ? { kafka: { brokers, sessionTimeoutMs: 10000 } } : {}),
     checkpoint: { intervalMs: 500 },
     templatesPollMs: 500,
     ...extra,

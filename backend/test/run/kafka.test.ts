@@ -26,7 +26,7 @@ async function runWorkload(instances: number, db: string, group: string, seed: n
   const workload = paymentWorkload(250, seed);
   const config = runConfig(kafka.brokers, url, {
     kafka: {
-      brokers: kafka.brokers, group, sessionTimeoutMs: 6000,
+      brokers: kafka.brokers, group, sessionTimeoutMs: 10000,
       topics: { anchor: `${group}-anchor`, join: `${group}-join`, deadLetters: `${group}-dead` },
     },
     sources: sourceTopics(`${group}-`),
