@@ -20,12 +20,14 @@ export default defineConfig({
           setupFiles: ['plugin/.config/vitest.setup.ts'],
           // @grafana/ui's ESM imports CSS files; let vite handle them instead of Node.
           server: { deps: { inline: [/@grafana\//, /@rc-component/] } },
+          // After the backend's timing-sensitive suites (MariaDB faults, Kafka), not competing with them for 2 cores.
+          sequence: { groupOrder: 1 },
         },
       },
       {
         // The built plugin in headless Chromium against `weft serve` (needs plugin/dist and backend/dist: npm test builds first).
         extends: true,
-        test: { name: 'plugin-browser', include: ['plugin/harness/**/*.test.ts'], environment: 'node' },
+        test: { name: 'plugin-browser', include: ['plugin/harness/**/*.test.ts'], environment: 'node', sequence: { groupOrder: 1 } },
       },
     ],
   },
