@@ -144,6 +144,12 @@ class Channel {
     for (const request of sessions ?? []) this.enricher.resolved(request);
   }
 
+  /** Replaced by a reloaded template: finishes what it has started, then closes. */
+  async retire(): Promise<void> {
+    while (!this.idle) await new Promise((resolve) => setTimeout(resolve, 50));
+    await this.close();
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.batchTimer) clearTimeout(this.batchTimer);
@@ -172,14 +178,38 @@ export class Enricher implements EnrichmentView {
   private readonly channels = new Map<string, Channel>();
   private readonly metrics: EnrichMetrics | undefined;
 
+  /** Per template id, the compiled template its channels were made for. */
+  private readonly made = new Map<string, CompiledTemplate>();
+
   constructor(private readonly options: EnricherOptions) {
-    const open = options.open ?? openLookup;
-    for (const template of options.templates) {
+    this.metrics = options.registry ? new EnrichMetrics(options.registry) : undefined;
+    this.setTemplates(options.templates);
+  }
+
+  /**
+   * Templates were reloaded: a changed template's enrichments start afresh (new lookups and caches;
+   * sessions waiting on the old ones are still answered), a removed one's are closed.
+   */
+  setTemplates(templates: readonly CompiledTemplate[]): void {
+    const open = this.options.open ?? openLookup;
+    const wanted = new Map(templates.map((t) => [t.id, t]));
+    for (const [id, template] of this.made) {
+      if (wanted.get(id) === template) continue;
       for (const spec of template.enrich) {
-        this.channels.set(channelId(template.id, spec.name), new Channel(template.id, spec, open(spec, options.database), this));
+        const key = channelId(id, spec.name);
+        const channel = this.channels.get(key);
+        this.channels.delete(key);
+        void channel?.retire();
+      }
+      this.made.delete(id);
+    }
+    for (const template of templates) {
+      if (this.made.has(template.id)) continue;
+      this.made.set(template.id, template);
+      for (const spec of template.enrich) {
+        this.channels.set(channelId(template.id, spec.name), new Channel(template.id, spec, open(spec, this.options.database), this));
       }
     }
-    this.metrics = options.registry ? new EnrichMetrics(options.registry) : undefined;
   }
 
   /** Whether any template enriches (otherwise the caller need not wire this in). */

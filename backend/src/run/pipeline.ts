@@ -31,6 +31,7 @@ import type { KafkaConfig, RunConfig } from './config.js';
 import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
 import type { RunMetrics } from './metrics.js';
 import { Router, type Offer, type RejectReason } from './route.js';
+import type { RunEnrichment } from './enrichment.js';
 import { Shard, type ShardState } from './shard.js';
 import type { TemplateSet } from './templates.js';
 
@@ -44,6 +45,8 @@ export interface PipelineDeps {
   readonly log: Logger;
   /** Called after each store write of fired sessions. */
   readonly written?: (sessions: readonly SessionDoc[]) => void;
+  /** Dimension lookups of templates that enrich (issue 8). */
+  readonly enrichment?: RunEnrichment;
 }
 
 /** Anchor topic messages: a record for one template's engine, or a watermark mark (`m`). */
@@ -85,6 +88,7 @@ export class KafkaPipeline {
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private normaliseRunning = false;
+  private readonly joined = { normalise: false, join: false, anchor: false };
   private readonly kafkaConfig: KafkaConfig;
   private readonly stage: { normalise: string; join: string; anchor: string };
 
@@ -103,6 +107,15 @@ export class KafkaPipeline {
     this.normaliseConsumer = consumer(this.stage.normalise);
     this.joinConsumer = consumer(this.stage.join);
     this.anchorConsumer = consumer(this.stage.anchor);
+    for (const [name, c] of [['normalise', this.normaliseConsumer], ['join', this.joinConsumer], ['anchor', this.anchorConsumer]] as const) {
+      c.on(c.events.GROUP_JOIN, () => {
+        this.joined[name] = true;
+      });
+      c.on(c.events.CRASH, (event) => {
+        this.joined[name] = false;
+        deps.log.error({ stage: name, err: String(event.payload.error) }, 'consumer crashed');
+      });
+    }
     this.deadLetters = new TopicDeadLetters(this.producer, k.topics.deadLetters);
   }
 
@@ -140,9 +153,17 @@ export class KafkaPipeline {
     await this.producer.disconnect().catch(() => undefined);
   }
 
-  /** Readiness: every consumer joined its group. */
-  status(): { anchorPartitions: number[]; joinPartitions: number[]; normalising: boolean } {
-    return { anchorPartitions: [...this.anchors.keys()].sort(), joinPartitions: [...this.joins.keys()].sort(), normalising: this.normaliseRunning };
+  /** Which groups this instance has joined, and the partitions it holds state for. */
+  status(): { joined: { normalise: boolean; join: boolean; anchor: boolean }; anchorPartitions: number[]; joinPartitions: number[] } {
+    return { joined: { ...this.joined }, anchorPartitions: [...this.anchors.keys()].sort(), joinPartitions: [...this.joins.keys()].sort() };
+  }
+
+  /** Per owned partition of the internal topics, the next offset to apply (progress, for benchmarks and tests). */
+  progress(): { anchor: Map<number, number>; join: Map<number, number> } {
+    return {
+      anchor: new Map([...this.anchors].map(([p, o]) => [p, o.next])),
+      join: new Map([...this.joins].map(([p, o]) => [p, o.next])),
+    };
   }
 
   openSessions(): Map<string, { open: number; watermarks: Map<string, number> }> {
@@ -377,7 +398,7 @@ export class KafkaPipeline {
     const { metrics } = this.deps;
     const o = await this.own(this.stage.anchor, batch.topic, this.anchors, batch.partition, Number(batch.firstOffset()),
       (state) => {
-        const shard = new Shard(`anchor/${batch.partition}`, this.deps.templates.templates, this.deps.store, metrics, state as ShardState | undefined);
+        const shard = new Shard(`anchor/${batch.partition}`, this.deps.templates.templates, this.deps.store, metrics, state as ShardState | undefined, this.deps.enrichment);
         if (this.deps.written) shard.onWritten = this.deps.written;
         return shard;
       });

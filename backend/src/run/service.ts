@@ -14,6 +14,7 @@ import { kafkaClient } from '../sources/kafka.js';
 import { openCheckpoints, type CheckpointStore } from './checkpoint.js';
 import type { KafkaConfig, RunConfig } from './config.js';
 import { RunMetrics } from './metrics.js';
+import { RunEnrichment } from './enrichment.js';
 import { KafkaPipeline } from './pipeline.js';
 import { Router } from './route.js';
 import { Shard, type ShardState } from './shard.js';
@@ -32,6 +33,8 @@ export class RunService {
   private embedded: EmbeddedRuntime | undefined;
   private ingestProducer: Producer | undefined;
   private routers = new Map<string, Router>();
+  /** Dimension lookups, shared by every shard of this process. */
+  enrichment: RunEnrichment | undefined;
   private readonly writtenListeners: Array<(sessions: readonly SessionDoc[]) => void> = [];
   private stopped = false;
 
@@ -81,6 +84,7 @@ export class RunService {
     await this.server?.close().catch(() => undefined);
     await this.pipeline?.stop();
     await this.embedded?.stop();
+    await this.enrichment?.close().catch(() => undefined);
     await this.ingestProducer?.disconnect().catch(() => undefined);
     await this.checkpoints.close().catch(() => undefined);
     await this.store.close().catch(() => undefined);
@@ -89,6 +93,8 @@ export class RunService {
 
   private async begin(listen: boolean): Promise<void> {
     const { config, log } = this;
+    this.enrichment = new RunEnrichment(this.templates.templates, config.store, this.metrics.registry, (message) => log.warn({ component: 'enrich' }, message));
+    this.templates.onChange(async (templates) => this.enrichment?.setTemplates(templates));
     this.useTemplates();
     this.templates.onChange(async () => this.useTemplates());
     const written = (sessions: readonly SessionDoc[]) => {
@@ -104,7 +110,7 @@ export class RunService {
       deadLetters = new TopicDeadLetters(this.ingestProducer, config.kafka.topics.deadLetters);
       this.pipeline = new KafkaPipeline({
         kafka, config: config as RunConfig & { kafka: KafkaConfig }, store: this.store, checkpoints: this.checkpoints,
-        templates: this.templates, metrics: this.metrics, log, written,
+        templates: this.templates, metrics: this.metrics, log, written, enrichment: this.enrichment,
       });
       await this.pipeline.start();
       target = new KafkaIngest(this.ingestProducer, () => this.sourceTopic.bind(this));
@@ -142,6 +148,8 @@ export class RunService {
       return { ready: false, detail: { store: 'unreachable', error: error instanceof Error ? error.message : String(error) } };
     }
     if (this.stopped) return { ready: false, detail: { stopping: true } };
+    const kafka = this.pipeline?.status();
+    if (kafka && !(kafka.joined.anchor && kafka.joined.join && kafka.joined.normalise)) return { ready: false, detail: { kafka } };
     return { ready: true, detail: { store: this.store.info().kind, templates: this.templates.templates.map((t) => t.id), ...(this.pipeline ? { kafka: this.pipeline.status() } : {}) } };
   }
 
@@ -158,6 +166,11 @@ export class RunService {
       if (spec) return spec.topic;
     }
     return undefined;
+  }
+
+  /** The Kafka pipeline (undefined in embedded mode). */
+  get kafka(): KafkaPipeline | undefined {
+    return this.pipeline;
   }
 
   /** For the embedded runtime. */
@@ -209,7 +222,7 @@ class EmbeddedRuntime implements IngestTarget {
   static async open(service: RunService, deadLetters: DeadLetters, written: (sessions: readonly SessionDoc[]) => void): Promise<EmbeddedRuntime> {
     const checkpoints = service.checkpointStore;
     const checkpoint = await checkpoints.load<ShardState>(EmbeddedRuntime.STAGE, '-', 0);
-    const shard = new Shard('embedded', service.templates.templates, service.store, service.metrics, checkpoint?.state);
+    const shard = new Shard('embedded', service.templates.templates, service.store, service.metrics, checkpoint?.state, service.enrichment);
     shard.onWritten = written;
     const runtime = new EmbeddedRuntime(service, shard, deadLetters, checkpoints);
     runtime.taken = checkpoint?.offset ?? 0;

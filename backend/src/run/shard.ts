@@ -3,9 +3,10 @@
  * whole input in embedded mode). Records, marks and processing-time ticks come in; emissions go to
  * the store through a StoreSink. Everything that touches the engines runs one at a time (`serial`).
  */
-import { Engine, type Emission, type EngineSnapshot } from '../engine/index.js';
+import { Engine, type Emission, type EngineSnapshot, type EnrichRequest } from '../engine/index.js';
 import type { Store } from '../store/index.js';
 import type { CompiledTemplate } from '../template/index.js';
+import type { EnrichedTarget, RunEnrichment } from './enrichment.js';
 import type { RunMetrics } from './metrics.js';
 import { StoreSink } from './sink.js';
 
@@ -14,7 +15,7 @@ export interface ShardState {
   readonly engines: Record<string, EngineSnapshot>;
 }
 
-export class Shard {
+export class Shard implements EnrichedTarget {
   private readonly engines = new Map<string, { template: CompiledTemplate; engine: Engine }>();
   private readonly sink: StoreSink;
   private readonly out: Emission[] = [];
@@ -28,11 +29,13 @@ export class Shard {
   constructor(
     readonly name: string,
     templates: readonly CompiledTemplate[],
-    store: Store,
+    private readonly store: Store,
     private readonly metrics: RunMetrics,
     state?: ShardState,
+    private readonly enrichment?: RunEnrichment,
   ) {
     this.sink = new StoreSink(store, metrics);
+    if (enrichment) this.sink.onEnrich = (request) => enrichment.request(this, request);
     for (const template of templates) this.add(template, state?.engines[template.id]);
   }
 
@@ -68,6 +71,19 @@ export class Shard {
       this.countLate(id, engine, before);
     }
     return known ? rejection : `unknown source "${source}"`;
+  }
+
+  /** A lookup one of this shard's sessions waited for is known now: the session fires again (read back from the store if it left memory). */
+  enriched(request: EnrichRequest): Promise<void> {
+    return this.serial(async () => {
+      const engine = this.engines.get(request.template)?.engine;
+      if (!engine) return;
+      await this.sink.flush();
+      engine.enriched(request, await this.store.getSession(request.session.id), this.out);
+      await this.sink.drain(engine, this.out);
+      await this.sink.flush();
+      this.dirty = true;
+    });
   }
 
   /** Processing time moved without records (idle sources, idle trigger). */
@@ -131,7 +147,7 @@ export class Shard {
   }
 
   private add(template: CompiledTemplate, snapshot: EngineSnapshot | undefined): void {
-    const engine = new Engine([template]);
+    const engine = new Engine([template], this.enrichment?.view);
     if (snapshot) engine.restore(snapshot);
     this.engines.set(template.id, { template, engine });
   }

@@ -3,7 +3,7 @@
  * batches; a late or adopt request first writes what is buffered (the lookup must see it), then
  * asks the store and hands the answer back to the engine, which may emit more.
  */
-import type { Emission, Engine, OrphanDoc, SessionDoc } from '../engine/index.js';
+import type { Emission, Engine, EnrichRequest, OrphanDoc, SessionDoc } from '../engine/index.js';
 import type { Store } from '../store/index.js';
 import { orphanReasonKind, type RunMetrics } from './metrics.js';
 
@@ -12,6 +12,8 @@ export class StoreSink {
   private readonly orphans = new Map<string, OrphanDoc>();
   /** Called after each write with the sessions written (freshness measurement, tests). */
   onWritten?: (sessions: readonly SessionDoc[]) => void;
+  /** A fire needs a dimension lookup the enricher's cache did not have. */
+  onEnrich?: (request: EnrichRequest) => void;
 
   constructor(private readonly store: Store, private readonly metrics: RunMetrics) {}
 
@@ -41,6 +43,9 @@ export class StoreSink {
           engine.repair(emission.request, stored, out);
           break;
         }
+        case 'enrich':
+          this.onEnrich?.(emission.request);
+          break;
         case 'adopt': {
           await this.flush();
           const { template, field, value } = emission.request;
