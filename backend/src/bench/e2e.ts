@@ -1,0 +1,215 @@
+/**
+ * bench:e2e — `weft run` end to end on librdkafka's mock cluster (kcat) and MariaDB, against its
+ * two ceilings measured in the same run on the same records:
+ *   (a) kafkajs consuming the source topics with empty handlers,
+ *   (b) JSON.parse of the same records,
+ *   (c) `weft run`: Kafka → normalise → join → engine → MariaDB, the sustained rate on a backlog,
+ *   (d) freshness at a steady produce rate: last record of a complete session produced → the
+ *       session readable in the store (p50 / p99).
+ * Target: (c) ≥ 0.5 × 1/(1/a + 1/b); (d) p99 ≤ 1 s.
+ *
+ *   WEFT_BENCH_SESSIONS   orders in the backlog (default 30,000 ≈ 200k records)
+ *   WEFT_BENCH_RATE       records/s produced in the freshness phase (default 2,000)
+ *   WEFT_BENCH_MYSQL      server URL without database (default mysql://root@127.0.0.1:3306)
+ */
+import { spawn } from 'node:child_process';
+import { Kafka, logLevel, type Producer } from 'kafkajs';
+import mysql from 'mysql2/promise';
+import { pino } from 'pino';
+import type { SessionDoc } from '../engine/index.js';
+import { parseConfig, RunService } from '../run/index.js';
+import { parseTemplate } from '../template/index.js';
+import { recordId, streamPayment } from '../workload/index.js';
+import { readFileSync } from 'node:fs';
+
+const SESSIONS = Number(process.env.WEFT_BENCH_SESSIONS ?? 30_000);
+const RATE = Number(process.env.WEFT_BENCH_RATE ?? 2_000);
+const MYSQL = process.env.WEFT_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306';
+const DATABASE = 'weft_bench_e2e';
+const TEMPLATES = new URL('../../../templates', import.meta.url).pathname;
+const template = parseTemplate(readFileSync(`${TEMPLATES}/payment.yaml`, 'utf8'), 'payment.yaml');
+const TOPIC: Record<string, string> = Object.fromEntries([...template.sources.values()].map((s) => [s.name, s.topic]));
+const COMPLETE = template.session.complete.map((i) => template.steps[i]!.name);
+
+interface Rec {
+  readonly source: string;
+  readonly text: string;
+  readonly at: number;
+}
+
+const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function records(sessions: number, seed: number, startMs?: number): Rec[] {
+  const out: Rec[] = [];
+  for (const line of streamPayment({ sessions, seed, ...(startMs ? { startMs } : {}) }).lines) {
+    const head = /^\{"source":"([a-z]+)","value":/.exec(line);
+    const tail = /,"at":(\d+)\}$/.exec(line);
+    if (!head || !tail) continue; // torn lines: poison, measured by the tests, not here
+    out.push({ source: head[1]!, text: line.slice(head[0].length, line.length - tail[0].length), at: Number(tail[1]) });
+  }
+  return out;
+}
+
+async function startMockKafka(): Promise<{ brokers: string[]; stop: () => void }> {
+  const child = spawn('kcat', ['-b', 'localhost:1', '-X', 'test.mock.num.brokers=3', '-d', 'mock', '-C', '-t', 'weft-keepalive', '-o', 'end'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const brokers = await new Promise<string[]>((resolve, reject) => {
+    let log = '';
+    child.on('error', reject);
+    child.stderr.on('data', (chunk: Buffer) => {
+      log += chunk.toString();
+      const m = /bootstrap\.servers=(\S+)/.exec(log);
+      if (m) resolve(m[1]!.split(','));
+    });
+  });
+  child.stderr.removeAllListeners('data');
+  child.stderr.resume();
+  return { brokers, stop: () => child.kill('SIGKILL') };
+}
+
+async function produce(producer: Producer, recs: readonly Rec[], prefix: string, timestamp?: () => number, chunk = 2000): Promise<void> {
+  for (let i = 0; i < recs.length; i += chunk) {
+    const byTopic = new Map<string, Array<{ value: string; timestamp: string; partition: number }>>();
+    for (const r of recs.slice(i, i + chunk)) {
+      const topic = prefix + TOPIC[r.source]!;
+      const list = byTopic.get(topic) ?? [];
+      list.push({ value: r.text, timestamp: String(timestamp ? timestamp() : r.at), partition: 0 });
+      byTopic.set(topic, list);
+    }
+    await producer.sendBatch({ topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })), acks: -1 });
+  }
+}
+
+/** (a): a consumer group over the source topics, handlers that do nothing. */
+async function consumeOnly(kafka: Kafka, prefix: string, total: number): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-consume-${Date.now()}`, maxBytesPerPartition: 1024 * 1024 });
+  await consumer.connect();
+  await consumer.subscribe({ topics: Object.values(TOPIC).map((t) => prefix + t), fromBeginning: true });
+  let n = 0;
+  let first = 0;
+  let last = 0;
+  await consumer.run({
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = performance.now();
+      n += batch.messages.length;
+      last = performance.now();
+    },
+  });
+  while (n < total) await sleep(20);
+  await consumer.disconnect();
+  return n / ((last - first) / 1000);
+}
+
+/** (b): JSON.parse of every record text. */
+function parseOnly(recs: readonly Rec[]): number {
+  let keep = 0;
+  const t0 = performance.now();
+  for (let round = 0; round < 3; round++) for (const r of recs) keep += (JSON.parse(r.text) as object) ? 1 : 0;
+  const ms = performance.now() - t0;
+  if (keep === 0) throw new Error('nothing parsed');
+  return (recs.length * 3) / (ms / 1000);
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
+}
+
+async function main(): Promise<void> {
+  console.log(`bench:e2e — template ${template.id}, node ${process.version}, ${SESSIONS} orders`);
+  const admin = await mysql.createConnection(`${MYSQL}/`);
+  await admin.query(`DROP DATABASE IF EXISTS ${DATABASE}`);
+  await admin.query(`CREATE DATABASE ${DATABASE}`);
+  await admin.end();
+  const mock = await startMockKafka();
+  const kafka = new Kafka({ clientId: 'bench', brokers: mock.brokers, logLevel: logLevel.NOTHING });
+  const producer = kafka.producer();
+  await producer.connect();
+  const log = pino({ level: process.env.WEFT_BENCH_LOG ?? 'warn' });
+  let service: RunService | undefined;
+  try {
+    const backlog = records(SESSIONS, 7);
+    const bytes = backlog.reduce((n, r) => n + r.text.length, 0);
+    console.log(`backlog: ${fmt(backlog.length)} records (${(bytes / 1e6).toFixed(1)} MB)`);
+    await produce(producer, backlog, 'bench-');
+
+    const a = await consumeOnly(kafka, 'bench-', backlog.length);
+    const b = parseOnly(backlog);
+    const ceiling = 1 / (1 / a + 1 / b);
+    console.log(`(a) kafkajs consume only        ${fmt(a)} records/s`);
+    console.log(`(b) JSON.parse only             ${fmt(b)} records/s`);
+    console.log(`    combined ceiling 1/(1/a+1/b) ${fmt(ceiling)} records/s`);
+
+    const config = parseConfig({
+      templates: TEMPLATES,
+      store: `${MYSQL}/${DATABASE}`,
+      kafka: { brokers: mock.brokers, group: 'bench', sessionTimeoutMs: 30_000 },
+      sources: Object.fromEntries(Object.entries(TOPIC).map(([s, t]) => [s, { topic: `bench-${t}` }])),
+      checkpoint: { intervalMs: 2_000 },
+      log: { level: 'warn' },
+    });
+    service = await RunService.start(config, { logger: log, listen: false });
+    const pipeline = service.kafka!;
+    const written: Array<{ at: number; sessions: readonly SessionDoc[] }> = [];
+    service.onSessionsWritten((sessions) => written.push({ at: performance.now(), sessions }));
+
+    // (c) the backlog: from the first record taken to the last one applied and written.
+    const recordsIn = async () => (await service!.metrics.recordsIn.get()).values.reduce((n, v) => n + v.value, 0);
+    while ((await recordsIn()) === 0) await sleep(5);
+    const t0 = performance.now();
+    const consumed = async () => {
+      const admin = kafka.admin();
+      await admin.connect();
+      try {
+        const [anchorEnd, joinEnd] = await Promise.all([admin.fetchTopicOffsets(config.kafka!.topics.anchor), admin.fetchTopicOffsets(config.kafka!.topics.join)]);
+        const p = pipeline.progress();
+        return anchorEnd.every((e) => (p.anchor.get(e.partition) ?? 0) >= Number(e.high)) && joinEnd.every((e) => (p.join.get(e.partition) ?? 0) >= Number(e.high));
+      } finally {
+        await admin.disconnect();
+      }
+    };
+    while (!((await recordsIn()) >= backlog.length && (await consumed()))) await sleep(50);
+    const c = backlog.length / ((performance.now() - t0) / 1000);
+    console.log(`(c) weft run Kafka→engine→MariaDB ${fmt(c)} records/s   = ${(c / ceiling).toFixed(3)} of the ceiling (target ≥ 0.5)`);
+
+    // (d) freshness at a steady rate, on records continuing after the backlog.
+    const lastBacklog = Math.max(...backlog.map((r) => r.at));
+    const live = records(Math.ceil((RATE * 20) / 6.8), 8, lastBacklog + 600_000);
+    const producedAt = new Map<string, number>();
+    written.length = 0;
+    const chunk = Math.max(1, Math.round(RATE / 20));
+    const start = performance.now();
+    for (let i = 0; i < live.length; i += chunk) {
+      const slice = live.slice(i, i + chunk);
+      await produce(producer, slice, 'bench-', () => Date.now(), chunk);
+      const now = performance.now();
+      for (const r of slice) {
+        const id = recordId(r.source, JSON.parse(r.text));
+        if (id !== undefined && !producedAt.has(id)) producedAt.set(id, now);
+      }
+      const due = start + ((i + chunk) / RATE) * 1000;
+      if (due > now) await sleep(due - now);
+    }
+    await sleep(3000);
+    const freshness: number[] = [];
+    const seen = new Set<string>();
+    for (const { at, sessions } of written) {
+      for (const s of sessions) {
+        if (seen.has(s.id) || s.status === 'merged') continue;
+        const steps = new Set(s.events.map((e) => e.step));
+        if (!COMPLETE.every((step) => steps.has(step))) continue;
+        const times = s.events.map((e) => producedAt.get(recordId(e.source, e.value) ?? '') ?? NaN);
+        if (times.some((t) => Number.isNaN(t))) continue;
+        seen.add(s.id);
+        freshness.push(at - Math.max(...times));
+      }
+    }
+    freshness.sort((x, y) => x - y);
+    console.log(`(d) freshness at ${fmt(RATE)} records/s, ${fmt(freshness.length)} complete sessions: p50 ${percentile(freshness, 0.5).toFixed(0)} ms, p99 ${percentile(freshness, 0.99).toFixed(0)} ms (target p99 ≤ 1000 ms)`);
+  } finally {
+    await service?.stop();
+    await producer.disconnect();
+    mock.stop();
+  }
+}
+
+await main();
