@@ -49,7 +49,8 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
   return { kind: 'event', time, event: { template: template.id, step: step.name, stepIndex: step.index, source, time, id, key, value } };
 }
 
-function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {
+/** The first step of a source whose `when` holds for the record (declared order). */
+export function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {
   for (const step of steps) {
     try {
       if (step.when.run(context) === true) return step;

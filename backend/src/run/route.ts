@@ -3,8 +3,8 @@
  * template (step predicates, key expressions, join fields), never engine internals, so the engine
  * stays the one place that decides sessions; this only decides *where* a record meets its session.
  */
-import { parseEventTime } from '../engine/index.js';
-import { toPlain, type CompiledTemplate, type StepSpec } from '../template/index.js';
+import { matchStep, parseEventTime, readPath } from '../engine/index.js';
+import { toPlain, type CompiledTemplate } from '../template/index.js';
 
 /** Why a record is refused before any engine sees it (contract 2's `reason` label). */
 export type RejectReason = 'malformed' | 'no_time' | 'unknown_source' | 'no_step';
@@ -101,32 +101,8 @@ export class Router {
   }
 }
 
-function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {
-  for (const step of steps) {
-    try {
-      if (step.when.run(context) === true) return step;
-    } catch {
-      // A `when` that cannot be evaluated on this record does not match (as in the engine).
-    }
-  }
-  return undefined;
-}
-
 function keyString(value: unknown): string | undefined {
   if (typeof value === 'string') return value === '' ? undefined : value;
   if (typeof value === 'number' || typeof value === 'bigint') return String(value);
   return undefined;
-}
-
-/** A top-level key first (`@timestamp`), else a dotted path (`meta.ts`), as the engine reads time. */
-export function readPath(record: unknown, name: string): unknown {
-  if (!record || typeof record !== 'object') return undefined;
-  const direct = (record as Record<string, unknown>)[name];
-  if (direct !== undefined || !name.includes('.')) return direct;
-  let node: unknown = record;
-  for (const part of name.split('.')) {
-    if (!node || typeof node !== 'object') return undefined;
-    node = (node as Record<string, unknown>)[part];
-  }
-  return node;
 }
