@@ -19,6 +19,7 @@
  *                           The tables are then read once (the warm pages of a server that has been
  *                           up a while); the run prints how many pages still came from disk.
  *   WEFT_BENCH_WORKERS      `weft serve --workers` (default: the CPU count)
+ *   WEFT_BENCH_NODE_ARGS    extra node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
  *
  * The server is the real CLI, `weft serve --log-level warn`, in its own process(es); this process
  * only fills, starts and reports, so it takes no CPU from the server while autocannon runs.
@@ -208,7 +209,8 @@ function freePort(): Promise<number> {
 async function startServer(storeUrl: string, workers: number): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
   const weft = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
-  const args = [weft, 'serve', '--store', storeUrl, '--port', String(port), '--token', TOKEN, '--workers', String(workers), '--log-level', 'warn'];
+  const nodeArgs = (env.WEFT_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
+  const args = [...nodeArgs, weft, 'serve', '--store', storeUrl, '--port', String(port), '--token', TOKEN, '--workers', String(workers), '--log-level', 'warn'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   await new Promise<void>((resolve, reject) => {
     let listening = 0;

@@ -189,35 +189,50 @@ export class MysqlStore extends SqlStore {
 
   /** Runs `fn` on a pooled connection (in a transaction if asked), retrying transient failures. */
   private async run<T>(what: string, fn: (c: Conn) => Promise<T>, transaction: boolean, duplicateIsConflict = false): Promise<T> {
-    const started = Date.now();
-    for (let attempt = 0; ; attempt++) {
-      let conn: Conn | undefined;
-      try {
-        conn = await this.pool.getConnection();
-        if (transaction) await conn.query('START TRANSACTION');
-        const result = await fn(conn);
-        if (transaction) await conn.query('COMMIT');
-        conn.release();
-        return result;
-      } catch (error) {
-        const lost = isConnectionError(error);
-        if (conn !== undefined) {
-          if (lost) conn.destroy();
-          else {
-            try {
-              if (transaction) await conn.query('ROLLBACK');
-              conn.release();
-            } catch {
-              conn.destroy();
+    return this.retrying(
+      what,
+      async () => {
+        let conn: Conn | undefined;
+        try {
+          conn = await this.pool.getConnection();
+          if (transaction) await conn.query('START TRANSACTION');
+          const result = await fn(conn);
+          if (transaction) await conn.query('COMMIT');
+          conn.release();
+          return result;
+        } catch (error) {
+          if (conn !== undefined) {
+            if (isConnectionError(error)) conn.destroy();
+            else {
+              try {
+                if (transaction) await conn.query('ROLLBACK');
+                conn.release();
+              } catch {
+                conn.destroy();
+              }
             }
           }
+          throw error;
         }
+      },
+      duplicateIsConflict,
+    );
+  }
+
+  /** Calls `attempt` until it succeeds, backing off, while its failures are transient and time remains. */
+  private async retrying<T>(what: string, attempt: () => Promise<T>, duplicateIsConflict = false): Promise<T> {
+    const started = Date.now();
+    for (let n = 0; ; n++) {
+      try {
+        return await attempt();
+      } catch (error) {
+        const lost = isConnectionError(error);
         const retryable = lost || isTransientError(error, duplicateIsConflict);
         if (this.closed || !retryable || Date.now() - started > this.retryForMs) throw error;
         this.stats_.retries++;
         if (lost) this.stats_.connectionErrors++;
-        if (attempt === 0 || attempt % 10 === 0) this.log(`weft store: ${what} retried (attempt ${attempt + 1}): ${describeError(error)}`);
-        await sleep(backoffMs(attempt));
+        if (n === 0 || n % 10 === 0) this.log(`weft store: ${what} retried (attempt ${n + 1}): ${describeError(error)}`);
+        await sleep(backoffMs(n));
       }
     }
   }
@@ -276,13 +291,18 @@ export class MysqlStore extends SqlStore {
     }
   }
 
+  /**
+   * One prepared statement on any pooled connection, through mysql2's callback pool: the API runs
+   * one such read per request, and the promise wrapper's per-call stack capture and separate
+   * checkout/release cost it more than the query's own client-side work. The pool drops a
+   * connection that failed fatally; the read is then retried on another.
+   */
   protected async select(sql: string, params: readonly unknown[]): Promise<Row[]> {
-    return this.run(
-      'query',
-      async (c) => {
-        return exec(c, sql, params);
-      },
-      false,
+    const core = this.pool.pool;
+    return this.retrying('query', () =>
+      new Promise<Row[]>((resolve, reject) => {
+        core.execute(sql, params as never, (error: unknown, rows: unknown) => (error ? reject(error) : resolve(rows as Row[])));
+      }),
     );
   }
 
