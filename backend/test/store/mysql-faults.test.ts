@@ -55,7 +55,9 @@ describe.skipIf(!reachable)('mysql store under faults', () => {
       }
     })();
 
-    const N = 1500;
+    // Every killed transaction is retried with backoff (up to 5 s): keep N modest so a loaded CI
+    // machine finishes well inside the timeout; kills still land in every batch.
+    const N = 600;
     const batch = (version: number, from: number) =>
       Array.from({ length: 100 }, (_, j) => {
         const i = from + j;
@@ -100,5 +102,5 @@ describe.skipIf(!reachable)('mysql store under faults', () => {
     const late = await store.stats({ template: 'payment', from: T0, to: T0 + N * 61_000, bucket: '1d', verdict: 'late' });
     expect(late.reduce((s, r) => s + r.count, 0)).toBe(N / 2);
     await store.close();
-  });
+  }, 150_000);
 });
