@@ -170,6 +170,14 @@ async function main(): Promise<void> {
     while (!((await recordsIn()) >= backlog.length && (await consumed()))) await sleep(50);
     const c = backlog.length / ((performance.now() - t0) / 1000);
     console.log(`(c) weft run Kafka→engine→MariaDB ${fmt(c)} records/s   = ${(c / ceiling).toFixed(3)} of the ceiling (target ≥ 0.5)`);
+    const sum = async (m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, by?: string) => {
+      const out: Record<string, number> = {};
+      for (const v of (await m.get()).values) out[String(by ? v.labels[by] : 'all')] = (out[String(by ? v.labels[by] : 'all')] ?? 0) + v.value;
+      return JSON.stringify(out);
+    };
+    const hist = (await service.metrics.storeWrite.get()).values.filter((v) => String(v.metricName).endsWith('_sum') || String(v.metricName).endsWith('_count')).map((v) => `${v.metricName?.replace('weft_store_write_seconds', '')}{${v.labels.op}}=${v.value.toFixed(2)}`);
+    console.log('    store writes', hist.join(' '));
+    console.log(`    fires by trigger ${await sum(service.metrics.fired, 'trigger')}, late re-applied ${await sum(service.metrics.lateReapplied)}, store ${JSON.stringify(service.store.counters())}`);
 
     // (d) freshness at a steady rate, on records continuing after the backlog.
     const lastBacklog = Math.max(...backlog.map((r) => r.at));
@@ -204,6 +212,7 @@ async function main(): Promise<void> {
       }
     }
     freshness.sort((x, y) => x - y);
+    console.log(`    after (d): fires by trigger ${await sum(service.metrics.fired, 'trigger')}, late re-applied ${await sum(service.metrics.lateReapplied)}`);
     console.log(`(d) freshness at ${fmt(RATE)} records/s, ${fmt(freshness.length)} complete sessions: p50 ${percentile(freshness, 0.5).toFixed(0)} ms, p99 ${percentile(freshness, 0.99).toFixed(0)} ms (target p99 ≤ 1000 ms)`);
   } finally {
     await service?.stop();

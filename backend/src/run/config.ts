@@ -31,6 +31,8 @@ const kafkaSchema = z.strictObject({
   /** Where a group without committed offsets starts on the source topics. */
   fromBeginning: z.boolean().default(true),
   sessionTimeoutMs: z.number().int().positive().default(10_000),
+  /** Longest a fetch waits for new records: bounds the latency each internal hop adds when traffic is light. */
+  maxWaitMs: z.number().int().positive().default(50),
 });
 
 export const configSchema = z.strictObject({
@@ -96,6 +98,7 @@ export const ENV_SETTINGS: ReadonlyArray<{ env: string; path: string; parse: Par
   { env: 'WEFT_KAFKA_PARTITIONS', path: 'kafka.partitions', parse: int, help: 'partitions of internal topics weft creates' },
   { env: 'WEFT_KAFKA_FROM_BEGINNING', path: 'kafka.fromBeginning', parse: bool, help: 'a new group starts at the oldest record' },
   { env: 'WEFT_KAFKA_SESSION_TIMEOUT_MS', path: 'kafka.sessionTimeoutMs', parse: int, help: 'consumer session timeout (a dead instance\'s partitions move after it)' },
+  { env: 'WEFT_KAFKA_MAX_WAIT_MS', path: 'kafka.maxWaitMs', parse: int, help: 'longest a fetch waits for records (latency per hop when traffic is light)' },
   { env: 'WEFT_CHECKPOINT_INTERVAL_MS', path: 'checkpoint.intervalMs', parse: int, help: 'checkpoint and offset-commit period' },
   { env: 'WEFT_MAX_PENDING_RECORDS', path: 'backpressure.maxPendingRecords', parse: int, help: 'embedded mode: queued HTTP records before 503' },
   { env: 'WEFT_MAX_BATCH_BYTES', path: 'backpressure.maxBatchBytes', parse: int, help: 'Kafka fetch bytes per partition' },

@@ -102,6 +102,7 @@ export class KafkaPipeline {
       rebalanceTimeout: Math.max(k.sessionTimeoutMs, 10_000),
       heartbeatInterval: Math.max(500, Math.floor(k.sessionTimeoutMs / 5)),
       maxBytesPerPartition: deps.config.backpressure.maxBatchBytes,
+      maxWaitTimeInMs: k.maxWaitMs,
       allowAutoTopicCreation: true,
     });
     this.normaliseConsumer = consumer(this.stage.normalise);
@@ -424,7 +425,7 @@ export class KafkaPipeline {
           o.dirty = true;
           if (++n % 2000 === 0) await heartbeat();
         }
-        await o.state.flush();
+        await o.state.release();
         // Moves kafkajs's fetch position only; commits happen with checkpoints.
         if (o.next > 0) resolveOffset(String(o.next - 1));
       });
@@ -552,7 +553,7 @@ export class KafkaPipeline {
       try {
         await this.serial(o, async () => {
           await o.state.tick(now);
-          await o.state.flush();
+          await o.state.release();
         });
         if (now - o.checkpointedAt >= interval) await this.checkpointAnchor(o, false);
       } catch (error) {

@@ -19,6 +19,8 @@ export class Shard implements EnrichedTarget {
   private readonly engines = new Map<string, { template: CompiledTemplate; engine: Engine }>();
   private readonly sink: StoreSink;
   private readonly out: Emission[] = [];
+  /** Engine late counters at the last flush (engines count from their creation, metrics from ours). */
+  private readonly lateSeen = new Map<string, { reapplied: number; dropped: number }>();
   private queue: Promise<unknown> = Promise.resolve();
   /** Largest arrival time seen and the wall clock then: processing time runs on from there between records. */
   private lastAt: number | undefined;
@@ -64,11 +66,9 @@ export class Shard implements EnrichedTarget {
       if (template !== undefined && id !== template) continue;
       if (!engine.knowsSource(source)) continue;
       known = true;
-      const before = lateCounts(engine);
       const reason = engine.ingest(source, value, at, this.out);
       if (reason !== undefined) rejection = reason;
-      await this.sink.drain(engine, this.out);
-      this.countLate(id, engine, before);
+      if (this.out.length > 0) await this.sink.drain(engine, this.out);
     }
     return known ? rejection : `unknown source "${source}"`;
   }
@@ -81,7 +81,7 @@ export class Shard implements EnrichedTarget {
       await this.sink.flush();
       engine.enriched(request, await this.store.getSession(request.session.id), this.out);
       await this.sink.drain(engine, this.out);
-      await this.sink.flush();
+      await this.flush();
       this.dirty = true;
     });
   }
@@ -90,11 +90,9 @@ export class Shard implements EnrichedTarget {
   async tick(wallNow: number): Promise<void> {
     if (this.lastAt === undefined) return;
     const now = this.lastAt + (wallNow - this.lastAtWall);
-    for (const [id, { engine }] of this.engines) {
-      const before = lateCounts(engine);
+    for (const { engine } of this.engines.values()) {
       engine.advance(now, this.out);
       await this.sink.drain(engine, this.out);
-      this.countLate(id, engine, before);
     }
   }
 
@@ -104,10 +102,31 @@ export class Shard implements EnrichedTarget {
       engine.end(this.out);
       await this.sink.drain(engine, this.out);
     }
+    await this.flush();
   }
 
-  flush(): Promise<void> {
-    return this.sink.flush();
+  /** Answers late requests, then starts writing what is buffered; waits only when too many writes are outstanding. */
+  async release(): Promise<void> {
+    await this.sink.settle();
+    await this.sink.release();
+    this.countLate();
+  }
+
+  /** Answers late requests, writes everything buffered and waits until it is durable. */
+  async flush(): Promise<void> {
+    await this.sink.settle();
+    await this.sink.flush();
+    this.countLate();
+  }
+
+  private countLate(): void {
+    for (const [id, { engine }] of this.engines) {
+      const now = lateCounts(engine);
+      const before = this.lateSeen.get(id) ?? { reapplied: 0, dropped: 0 };
+      if (now.reapplied > before.reapplied) this.metrics.lateReapplied.inc({ template: id }, now.reapplied - before.reapplied);
+      if (now.dropped > before.dropped) this.metrics.lateDropped.inc({ template: id }, now.dropped - before.dropped);
+      this.lateSeen.set(id, now);
+    }
   }
 
   snapshot(): ShardState {
@@ -128,14 +147,15 @@ export class Shard implements EnrichedTarget {
       if (!next) {
         engine.end(this.out);
         await this.sink.drain(engine, this.out);
+        await this.flush();
         this.engines.delete(id);
         continue;
       }
-      await this.sink.flush();
+      await this.flush();
       this.add(next, engine.snapshot());
     }
     for (const template of templates) if (!this.engines.has(template.id)) this.add(template, undefined);
-    await this.sink.flush();
+    await this.flush();
     this.dirty = true;
   }
 
@@ -150,18 +170,13 @@ export class Shard implements EnrichedTarget {
     const engine = new Engine([template], this.enrichment?.view);
     if (snapshot) engine.restore(snapshot);
     this.engines.set(template.id, { template, engine });
+    this.lateSeen.delete(template.id);
   }
 
   private noteArrival(at: number | undefined): void {
     if (at === undefined || (this.lastAt !== undefined && at <= this.lastAt)) return;
     this.lastAt = at;
     this.lastAtWall = Date.now();
-  }
-
-  private countLate(template: string, engine: Engine, before: { reapplied: number; dropped: number }): void {
-    const now = lateCounts(engine);
-    if (now.reapplied > before.reapplied) this.metrics.lateReapplied.inc({ template }, now.reapplied - before.reapplied);
-    if (now.dropped > before.dropped) this.metrics.lateDropped.inc({ template }, now.dropped - before.dropped);
   }
 }
 
