@@ -144,9 +144,7 @@ export class Correlator {
     }
     if (!stored || stored.id !== request.session.id || stored.template !== this.template.id || stored.status === 'merged') return;
     // Not kept in memory: its window is closed; the next change comes through the late path.
-    const events = stored.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined));
-    const session = new SessionState(stored.id, stored.key, stored.start, stored.end, events, stored.version, stored.status, stored.splitOf);
-    this.fire(session, 'enrich');
+    this.fire(this.fromStored(stored, stored.status), 'enrich');
   }
 
   /** Re-offers stored orphans to the sessions (see AdoptRequest); each takes the on-time path again. */
@@ -405,13 +403,18 @@ export class Correlator {
 
   /** Brings a stored session back into its window so the on-time code can apply a late record to it. */
   private rehydrate(doc: SessionDoc): SessionState {
-    const events = doc.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined));
-    const session = new SessionState(doc.id, doc.key, doc.start, doc.end, events, doc.version, 'final', doc.splitOf);
+    const session = this.fromStored(doc, 'final');
     session.completeFired = true;
     session.dirty = false;
     this.windows.insert(session);
     this.refreshJoins(session, undefined);
     return session;
+  }
+
+  /** A stored session as in-memory state (not placed in any window). */
+  private fromStored(doc: SessionDoc, status: SessionState['status']): SessionState {
+    const events = doc.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined));
+    return new SessionState(doc.id, doc.key, doc.start, doc.end, events, doc.version, status, doc.splitOf);
   }
 
   /** A stored or snapshotted event held again; steps the template no longer has are left out. */

@@ -1,4 +1,4 @@
-import { celErrorMessage, ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence } from '../template/index.js';
+import { celErrorMessage, ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD, STEP_MAPS, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence } from '../template/index.js';
 import type { SessionState } from './session.js';
 import type { EnrichmentView, FieldScalar, FieldValue } from './types.js';
 
@@ -20,8 +20,6 @@ const NOTHING_PENDING: readonly PendingEnrichment[] = Object.freeze([]);
 
 type Context = Record<string, unknown>;
 
-/** The context maps indexed by step (DESIGN.md "CEL context"). */
-const STEP_MAPS = ['first', 'last', 'all', 'count', 'time'] as const;
 type StepMap = (typeof STEP_MAPS)[number];
 
 /**

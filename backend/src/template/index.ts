@@ -2,6 +2,6 @@ export { parseTemplate, loadTemplateFile } from './load.js';
 export { compileTemplate } from './compile.js';
 export { TemplateError, formatIssue, type TemplateIssue } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
-export { toPlain, celErrorMessage, type CompiledExpression } from './cel.js';
+export { toPlain, celErrorMessage, STEP_MAPS, type CompiledExpression } from './cel.js';
 export type { Presence } from './presence.js';
 export * from './types.js';
