@@ -38,6 +38,19 @@ describe('triggers', () => {
     expect(h.fires.map((f) => f.trigger)).toEqual(['watermark']);
   });
 
+  it('observe: a relayed watermark mark moves a source exactly as a record of that time would, without counting a record', () => {
+    const h = new Harness().all([rec.order('o1', T0), rec.payUi('o1', sec(10))]);
+    const engine = h.replay.engine;
+    const records = engine.counters.records;
+    const out: Emission[] = [];
+    engine.observe('billing', min(60), undefined, out);
+    expect(out).toEqual([]);
+    engine.observe('nobody', min(60), undefined, out);
+    engine.observe('client', min(60), undefined, out);
+    expect(out.map((e) => (e.kind === 'fire' ? [e.trigger, e.session.key] : e.kind))).toEqual([['watermark', 'o1']]);
+    expect(engine.counters.records).toBe(records);
+  });
+
   it('idle: no watermark progress for idleFire of processing time fires provisionally, and again after later records', () => {
     const h = new Harness();
     h.push(rec.order('o1', T0), 1_000).push(rec.payUi('o1', sec(5)), 2_000);

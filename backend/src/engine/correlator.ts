@@ -90,6 +90,16 @@ export class Correlator {
     return undefined;
   }
 
+  /**
+   * A source's event time reached `time` without a record to show for it (a watermark mark relayed
+   * from another stage): moves that source's watermark exactly as a record of that time would.
+   */
+  observe(source: string, time: number, at: number | undefined, out: Emission[]): void {
+    this.out = out;
+    this.watermarks.observe(source, time, at);
+    this.tick(at);
+  }
+
   /** Processing time moved (idle sources, idle trigger). */
   advance(now: number, out: Emission[]): void {
     this.out = out;

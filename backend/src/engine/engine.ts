@@ -61,6 +61,14 @@ export class Engine {
     return rejection;
   }
 
+  /**
+   * A watermark mark: `source`'s event time reached `time` (relayed by a stage that saw the records,
+   * e.g. the partition that re-keyed them). Unknown sources are ignored; nothing is counted as a record.
+   */
+  observe(source: string, time: number, at: number | undefined, out: Emission[]): void {
+    for (const correlator of this.bySource.get(source) ?? []) correlator.observe(source, time, at, out);
+  }
+
   /** Processing time moved to `now` (drives idle sources and the idle trigger). */
   advance(now: number, out: Emission[]): void {
     for (const correlator of this.correlators.values()) correlator.advance(now, out);
