@@ -1,5 +1,9 @@
-import { celErrorMessage, ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD, STEP_MAPS, toPlain, type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence } from '../template/index.js';
-import type { SessionState } from './session.js';
+import {
+  celErrorMessage, compileSessionFast, ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD, FAIL, STEP_MAPS, toPlain, UNSURE,
+  type CompiledExpression, type CompiledTemplate, type ExplainPart, type FieldSpec, type Presence, type SessionProgram,
+  type SessionScope,
+} from '../template/index.js';
+import type { HeldEvent, SessionState } from './session.js';
 import type { EnrichmentView, FieldScalar, FieldValue } from './types.js';
 
 export interface Evaluation {
@@ -23,9 +27,9 @@ type Context = Record<string, unknown>;
 type StepMap = (typeof STEP_MAPS)[number];
 
 /**
- * Which parts of the session context a set of expressions reads. A context is built for every
- * evaluation, so it holds only those: per step map, the steps read (by step index), and whether
- * the `steps` list is needed.
+ * Which parts of the session context a set of expressions reads, for the expressions the fast path
+ * leaves to the interpreter: per step map, the steps read (by step index), and whether the
+ * `steps` list is needed.
  */
 interface ContextPlan {
   readonly maps: Readonly<Record<StepMap, readonly boolean[] | undefined>>;
@@ -43,28 +47,43 @@ function planFor(template: CompiledTemplate, expressions: readonly CompiledExpre
   return { maps, steps: expressions.some((e) => e.variables.has('steps')) };
 }
 
-interface Plans {
+interface Scopes {
   /** Fields, verdicts and explanations: what a fire evaluates. */
-  readonly fire: ContextPlan;
+  readonly fire: Scope;
   /** Join fields only: what announcing join values evaluates. */
-  readonly join: ContextPlan;
+  readonly join: Scope;
 }
 
-const plans = new WeakMap<CompiledTemplate, Plans>();
+const scopes = new WeakMap<CompiledTemplate, Scopes>();
 
-function plansOf(template: CompiledTemplate): Plans {
-  let found = plans.get(template);
+function scopesOf(template: CompiledTemplate): Scopes {
+  let found = scopes.get(template);
   if (!found) {
     const explainHoles = template.verdicts.flatMap((v) => v.explain.filter((p): p is CompiledExpression => typeof p !== 'string'));
-    found = {
-      fire: planFor(template, [
-        ...template.fields.map((f) => f.expr), ...template.enrich.map((e) => e.key), ...template.verdicts.map((v) => v.when), ...explainHoles,
-      ]),
-      join: planFor(template, template.joinFields.map((f) => f.expr)),
-    };
-    plans.set(template, found);
+    const fire = [
+      ...template.fields.map((f) => f.expr), ...template.enrich.map((e) => e.key), ...template.verdicts.map((v) => v.when), ...explainHoles,
+    ];
+    const join = template.joinFields.map((f) => f.expr);
+    const programs = fastPrograms(template, [...fire, ...join]);
+    found = { fire: new Scope(template, planFor(template, fire), programs), join: new Scope(template, planFor(template, join), programs) };
+    scopes.set(template, found);
   }
   return found;
+}
+
+/** `WEFT_CEL_FAST=0` runs every expression through the CEL interpreter (to compare the two). */
+const FAST_PATH = process.env.WEFT_CEL_FAST !== '0';
+
+/** The fast-path closures of the expressions that have one (see template/fastcel.ts). */
+function fastPrograms(template: CompiledTemplate, expressions: readonly CompiledExpression[]): Map<CompiledExpression, SessionProgram> {
+  const stepIndex = (name: string) => template.stepsByName.get(name)?.index;
+  const programs = new Map<CompiledExpression, SessionProgram>();
+  if (!FAST_PATH) return programs;
+  for (const expr of expressions) {
+    const program = compileSessionFast(expr.ast, stepIndex);
+    if (program) programs.set(expr, program);
+  }
+  return programs;
 }
 
 /** CEL ints for counts: the common small ones are shared instead of allocated per context. */
@@ -72,103 +91,186 @@ const SMALL_INTS = Array.from({ length: 64 }, (_, i) => BigInt(i));
 const celInt = (n: number) => SMALL_INTS[n] ?? BigInt(n);
 const NO_RECORDS: readonly unknown[] = Object.freeze([]);
 
-/** An evaluation context, and what the session holds (for skipping certain failures). */
-interface EvaluationContext {
-  readonly context: Context;
-  readonly presence: Presence;
-}
+/**
+ * One evaluation's view of a session: where each step's first and last record sit, its count, and
+ * the fields evaluated so far. The fast path reads it directly; the CEL context of DESIGN.md is
+ * built from it only when an expression needs the interpreter. One per template and purpose,
+ * reloaded for each evaluation (evaluations never nest).
+ */
+class Scope implements SessionScope {
+  key = '';
+  start = 0;
+  end = 0;
+  fields: Record<string, FieldValue> = {};
+  private events: readonly HeldEvent[] = [];
+  private readonly firstAt: Int32Array;
+  private readonly lastAt: Int32Array;
+  private readonly counts: Uint32Array;
+  private context: Context | undefined;
+  private readonly presence: Presence;
 
-/** The CEL context of DESIGN.md for a session, limited to what `plan` says is read. */
-function buildContext(template: CompiledTemplate, session: SessionState, plan: ContextPlan): EvaluationContext {
-  const { first: wantFirst, last: wantLast, all: wantAll, count: wantCount, time: wantTime } = plan.maps;
-  const counts = new Uint32Array(template.steps.length);
-  const first: Record<string, unknown> = {};
-  const last: Record<string, unknown> = {};
-  const all: Record<string, unknown[]> = {};
-  const time: Record<string, bigint> = {};
-  const present: string[] = [];
-  for (const e of session.events) {
-    const i = e.stepIndex;
-    if (counts[i]!++ === 0) {
-      present.push(e.step);
-      if (wantFirst?.[i]) first[e.step] = e.value;
-      if (wantTime?.[i]) time[e.step] = BigInt(e.time);
+  constructor(
+    private readonly template: CompiledTemplate,
+    private readonly plan: ContextPlan,
+    private readonly programs: ReadonlyMap<CompiledExpression, SessionProgram>,
+  ) {
+    const n = template.steps.length;
+    this.firstAt = new Int32Array(n);
+    this.lastAt = new Int32Array(n);
+    this.counts = new Uint32Array(n);
+    this.presence = {
+      step: (name) => {
+        const step = this.template.stepsByName.get(name);
+        return step !== undefined && this.counts[step.index]! > 0;
+      },
+      field: (name) => this.fields[name] !== undefined,
+    };
+  }
+
+  load(session: SessionState): this {
+    this.key = session.key;
+    this.start = session.start;
+    this.end = session.end;
+    this.fields = {};
+    this.context = undefined;
+    const events = (this.events = session.events);
+    this.counts.fill(0);
+    for (let k = 0; k < events.length; k++) {
+      const i = events[k]!.stepIndex;
+      if (this.counts[i]!++ === 0) this.firstAt[i] = k;
+      this.lastAt[i] = k;
     }
-    if (wantLast?.[i]) last[e.step] = e.value;
-    if (wantAll?.[i]) (all[e.step] ??= []).push(e.value);
+    return this;
   }
-  const context: Context = {
-    key: session.key,
-    start: BigInt(session.start),
-    end: BigInt(session.end),
-    duration: BigInt(session.end - session.start),
-    fields: {},
-  };
-  if (wantFirst) context.first = first;
-  if (wantLast) context.last = last;
-  if (wantTime) context.time = time;
-  if (wantAll) {
-    template.steps.forEach((s, i) => {
-      if (wantAll[i] && counts[i] === 0) all[s.name] = NO_RECORDS as unknown[];
-    });
-    context.all = all;
+
+  first(step: number): unknown {
+    return this.counts[step]! > 0 ? this.events[this.firstAt[step]!]!.value : undefined;
   }
-  if (wantCount) {
+
+  last(step: number): unknown {
+    return this.counts[step]! > 0 ? this.events[this.lastAt[step]!]!.value : undefined;
+  }
+
+  count(step: number): number {
+    return this.counts[step]!;
+  }
+
+  time(step: number): number | undefined {
+    return this.counts[step]! > 0 ? this.events[this.firstAt[step]!]!.time : undefined;
+  }
+
+  field(name: string): unknown {
+    return this.fields[name];
+  }
+
+  /** The expression's value, or FAIL when CEL raises an error (a failed field, an unmatched verdict). */
+  outcome(expr: CompiledExpression): unknown {
+    const fast = this.programs.get(expr);
+    if (fast !== undefined) {
+      const value = fast(this);
+      if (value !== UNSURE) return value;
+    }
+    if (expr.fails?.(this.presence)) return FAIL;
+    try {
+      return expr.run(this.celContext());
+    } catch {
+      return FAIL;
+    }
+  }
+
+  /** The CEL error the expression raises (explanations show it in place of the value). */
+  errorOf(expr: CompiledExpression): string {
+    try {
+      expr.run(this.celContext());
+      return 'no value';
+    } catch (error) {
+      return celErrorMessage(error);
+    }
+  }
+
+  /** The CEL context of DESIGN.md, limited to what the plan says is read; `fields` is the live object. */
+  private celContext(): Context {
+    if (this.context) {
+      this.context.fields = this.fields;
+      return this.context;
+    }
+    const { template, plan } = this;
+    const { first: wantFirst, last: wantLast, all: wantAll, count: wantCount, time: wantTime } = plan.maps;
+    const context: Context = {
+      key: this.key,
+      start: BigInt(this.start),
+      end: BigInt(this.end),
+      duration: BigInt(this.end - this.start),
+      fields: this.fields,
+    };
+    const first: Record<string, unknown> = {};
+    const last: Record<string, unknown> = {};
+    const time: Record<string, bigint> = {};
+    const all: Record<string, unknown[]> = {};
     const count: Record<string, bigint> = {};
-    template.steps.forEach((s, i) => {
-      if (wantCount[i]) count[s.name] = celInt(counts[i]!);
-    });
-    context.count = count;
+    for (const step of template.steps) {
+      const i = step.index;
+      const present = this.counts[i]! > 0;
+      if (present && wantFirst?.[i]) first[step.name] = this.first(i);
+      if (present && wantLast?.[i]) last[step.name] = this.last(i);
+      if (present && wantTime?.[i]) time[step.name] = BigInt(this.time(i)!);
+      if (wantCount?.[i]) count[step.name] = celInt(this.counts[i]!);
+      if (wantAll?.[i]) all[step.name] = present ? this.events.filter((e) => e.stepIndex === i).map((e) => e.value) : (NO_RECORDS as unknown[]);
+    }
+    if (wantFirst) context.first = first;
+    if (wantLast) context.last = last;
+    if (wantTime) context.time = time;
+    if (wantAll) context.all = all;
+    if (wantCount) context.count = count;
+    // `steps`: the steps present, in the order they first occur.
+    if (plan.steps) context.steps = this.events.filter((e, k) => this.firstAt[e.stepIndex] === k).map((e) => e.step);
+    this.context = context;
+    return context;
   }
-  if (plan.steps) context.steps = present;
-  const fields = context.fields as Record<string, unknown>;
-  const presence: Presence = {
-    step: (name) => {
-      const step = template.stepsByName.get(name);
-      return step !== undefined && counts[step.index]! > 0;
-    },
-    field: (name) => fields[name] !== undefined,
-  };
-  return { context, presence };
 }
 
 /** The values of the join fields (and the fields they read) for announcing join values. */
 export function joinFieldValues(template: CompiledTemplate, session: SessionState): Record<string, FieldValue> {
-  return evaluateFields(template.joinFields, buildContext(template, session, plansOf(template).join));
+  const scope = scopesOf(template).join.load(session);
+  quietly(() => evaluateFields(template.joinFields, scope));
+  return scope.fields;
 }
 
-/** Evaluates `specs` in order into `context.fields`; a field whose expression fails stays absent. */
-function evaluateFields(specs: readonly FieldSpec[], { context, presence }: EvaluationContext): Record<string, FieldValue> {
-  const fields = context.fields as Record<string, FieldValue>;
-  quietly(() => {
-    for (const spec of specs) {
-      const value = fieldValue(attempt(spec.expr, context, presence));
-      if (value !== undefined) fields[spec.name] = value;
-    }
-  });
-  return fields;
+/** Evaluates `specs` in order into the scope's fields; a field whose expression fails stays absent. */
+function evaluateFields(specs: readonly FieldSpec[], scope: Scope): void {
+  for (const spec of specs) {
+    const raw = scope.outcome(spec.expr);
+    if (raw === FAIL) continue;
+    const value = fieldValue(raw);
+    if (value !== undefined) scope.fields[spec.name] = value;
+  }
 }
 
 export function evaluate(template: CompiledTemplate, session: SessionState, view?: EnrichmentView): Evaluation {
-  const evaluation = buildContext(template, session, plansOf(template).fire);
-  const fields = evaluateFields(template.fields, evaluation);
-  const pending = template.enrich.length === 0 ? NOTHING_PENDING : enrich(template, evaluation, view);
-  const { context, presence } = evaluation;
-  const verdict = quietly(() => template.verdicts.find((v) => attempt(v.when, context, presence) === true));
-  if (!verdict) return { fields, verdict: null, severity: null, explain: null, pending };
-  return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, context), pending };
+  const scope = scopesOf(template).fire.load(session);
+  return quietly(() => {
+    evaluateFields(template.fields, scope);
+    const pending = template.enrich.length === 0 ? NOTHING_PENDING : enrich(template, scope, view);
+    const fields = scope.fields;
+    for (const verdict of template.verdicts) {
+      if (scope.outcome(verdict.when) !== true) continue;
+      return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, scope), pending };
+    }
+    return { fields, verdict: null, severity: null, explain: null, pending };
+  });
 }
 
 /**
  * Data widening: adds the columns of each enrichment's row as fields (from what the caller's view
  * knows), marks the session `enrichment: pending` / `failed`, and returns the keys still unknown.
  */
-function enrich(template: CompiledTemplate, { context, presence }: EvaluationContext, view: EnrichmentView | undefined): PendingEnrichment[] {
-  const fields = context.fields as Record<string, FieldValue>;
+function enrich(template: CompiledTemplate, scope: Scope, view: EnrichmentView | undefined): PendingEnrichment[] {
+  const fields = scope.fields;
   const pending: PendingEnrichment[] = [];
   const failures: string[] = [];
   for (const spec of template.enrich) {
-    const key = lookupKey(quietly(() => attempt(spec.key, context, presence)));
+    const raw = scope.outcome(spec.key);
+    const key = raw === FAIL ? undefined : lookupKey(raw);
     if (key === undefined) continue;
     const outcome = view?.outcome(template.id, spec.name, key);
     if (outcome === undefined) pending.push({ enrichment: spec.name, key });
@@ -201,27 +303,17 @@ export function joinValues(fields: Readonly<Record<string, FieldValue>>, field: 
   return Array.isArray(value) ? value.map(String) : [String(value)];
 }
 
-function render(parts: readonly ExplainPart[], context: Context): string {
-  return parts
-    .map((part) => {
-      if (typeof part === 'string') return part;
-      try {
-        return String(toPlain(part.run(context)));
-      } catch (error) {
-        return `<${part.source}: ${celErrorMessage(error)}>`;
-      }
-    })
-    .join('');
-}
-
-/** A failing expression means "absent" / "no match"; the error itself is not needed. */
-function attempt(expr: CompiledExpression, context: Context, presence: Presence): unknown {
-  if (expr.fails?.(presence)) return undefined;
-  try {
-    return expr.run(context);
-  } catch {
-    return undefined;
+function render(parts: readonly ExplainPart[], scope: Scope): string {
+  let text = '';
+  for (const part of parts) {
+    if (typeof part === 'string') {
+      text += part;
+      continue;
+    }
+    const value = scope.outcome(part);
+    text += value === FAIL ? `<${part.source}: ${scope.errorOf(part)}>` : String(toPlain(value));
   }
+  return text;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { celErrorMessage, type CompiledTemplate, type StepSpec } from '../template/index.js';
+import { celErrorMessage, compileRecordFast, FAIL, UNSURE, type CompiledExpression, type CompiledTemplate, type RecordProgram, type StepSpec } from '../template/index.js';
 import { quietly } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { parseEventTime, readPath } from './time.js';
@@ -27,14 +27,14 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
         : `time field "${spec.time}" is not epoch ms, epoch s or ISO-8601: ${JSON.stringify(rawTime).slice(0, 60)}`,
     };
   }
-  const context = { r: value };
-  const step = quietly(() => matchStep(template.stepsBySource.get(source) ?? [], context));
+  const step = firstMatch(template.stepsBySource.get(source) ?? [], value);
   if (!step) return { kind: 'unmatched', time };
   const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
   const id = dedupId(value, spec.id);
   let key: string;
   try {
-    key = keyString(keyExpr.run(context));
+    const fast = recordOutcome(keyExpr, value);
+    key = keyString(fast === UNSURE || fast === FAIL ? keyExpr.run({ r: value }) : fast);
   } catch (error) {
     const what = step.kind === 'anchor' ? 'anchor key' : `join key for ${step.join.field}`;
     return {
@@ -51,14 +51,38 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
 
 /** The first step of a source whose `when` holds for the record (declared order). */
 export function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {
+  return firstMatch(steps, context.r);
+}
+
+function firstMatch(steps: readonly StepSpec[], record: unknown): StepSpec | undefined {
   for (const step of steps) {
-    try {
-      if (step.when.run(context) === true) return step;
-    } catch {
-      // A `when` that cannot be evaluated on this record (missing key) simply does not match.
-    }
+    const outcome = recordOutcome(step.when, record);
+    if (outcome === true) return step;
+    if (outcome !== UNSURE) continue;
+    // A `when` that cannot be evaluated on this record (missing key) simply does not match.
+    if (quietly(() => whenHolds(step.when, record))) return step;
   }
   return undefined;
+}
+
+function whenHolds(when: CompiledExpression, record: unknown): boolean {
+  try {
+    return when.run({ r: record }) === true;
+  } catch {
+    return false;
+  }
+}
+
+const recordPrograms = new WeakMap<CompiledExpression, RecordProgram | null>();
+
+/** The fast path's outcome for a record expression (FAIL / UNSURE included); UNSURE when it has none. */
+function recordOutcome(expr: CompiledExpression, record: unknown): unknown {
+  let program = recordPrograms.get(expr);
+  if (program === undefined) {
+    program = process.env.WEFT_CEL_FAST === '0' ? null : (compileRecordFast(expr.ast) ?? null);
+    recordPrograms.set(expr, program);
+  }
+  return program === null ? UNSURE : program(record);
 }
 
 function keyString(value: unknown): string {

@@ -45,6 +45,8 @@ export type CelScope = 'record' | 'session';
 export interface CompiledExpression {
   readonly source: string;
   readonly run: CelProgram;
+  /** The checked AST (for the fast path, fastcel.ts). */
+  readonly ast: ASTNode;
   /** `first.x` / `count.x` … member names, and `fields.y` names the expression reads. */
   readonly stepRefs: ReadonlySet<string>;
   readonly fieldRefs: ReadonlySet<string>;
@@ -76,7 +78,7 @@ export function compileCel(source: string, scope: CelScope): CompiledExpression 
   collectRefs(parsed.ast, { steps: stepRefs, fields: fieldRefs, variables, wholeMaps });
   const program = parsed as unknown as CelProgram;
   const fails = scope === 'session' ? absenceFailure(parsed.ast) : undefined;
-  return { source, run: (ctx) => program(ctx), stepRefs, fieldRefs, variables, wholeMaps, fails };
+  return { source, run: (ctx) => program(ctx), ast: parsed.ast, stepRefs, fieldRefs, variables, wholeMaps, fails };
 }
 
 interface Refs {
