@@ -11,12 +11,29 @@ export interface PastSession {
   readonly end: number;
 }
 
-export interface Placement {
-  readonly session: SessionState;
-  readonly created: boolean;
+/**
+ * Where `place` put a record. The correlator owns one and `place` refills it for every anchor
+ * record (this runs once per record; a fresh object each time was measurable garbage).
+ */
+export class Placement {
+  session: SessionState = undefined as unknown as SessionState;
+  created = false;
   /** Sessions the record bridged into `session`, now tombstones. */
-  readonly absorbed: readonly SessionState[];
-  readonly duplicate: boolean;
+  absorbed: readonly SessionState[] = NO_SESSIONS;
+  duplicate = false;
+
+  set(session: SessionState, created: boolean, absorbed: readonly SessionState[], duplicate: boolean): this {
+    this.session = session;
+    this.created = created;
+    this.absorbed = absorbed;
+    this.duplicate = duplicate;
+    return this;
+  }
+}
+
+/** A past session as remembered under its key (one object: it is both list entry and timer item). */
+interface RememberedSession extends PastSession {
+  readonly key: string;
 }
 
 /**
@@ -27,25 +44,33 @@ export interface Placement {
 export class AnchorWindows {
   readonly byKey = new Map<string, SessionState[]>();
   private readonly closeTimers = new Timers<SessionState>();
-  private readonly past = new Map<string, PastSession[]>();
-  private readonly pastTimers = new Timers<[string, PastSession]>();
+  private readonly past = new Map<string, RememberedSession[]>();
+  private readonly pastTimers = new Timers<RememberedSession>();
+  private readonly placement = new Placement();
   open = 0;
 
-  constructor(private readonly template: CompiledTemplate) {}
+  /** `newId`: the id of a session the record opens (stable for replays). */
+  constructor(
+    private readonly template: CompiledTemplate,
+    private readonly newId: (key: string, event: HeldEvent) => string,
+  ) {}
 
   get gap(): number {
     return this.template.session.gapMs;
   }
 
-  place(key: string, event: HeldEvent, newId: () => string): Placement {
+  /** Places an anchor record; the result is only valid until the next call. */
+  place(key: string, event: HeldEvent): Placement {
     const gap = this.gap;
     const maxSpan = this.template.session.maxSpanMs;
     const t = event.time;
     let only: SessionState | undefined;
     let touching: SessionState[] | undefined;
-    for (const s of this.byKey.get(key) ?? NO_SESSIONS) {
+    const sessions = this.byKey.get(key) ?? NO_SESSIONS;
+    for (let i = 0; i < sessions.length; i++) {
+      const s = sessions[i]!;
       if (!(s.start - gap < t && t < s.end + gap)) continue;
-      if (s.has(event.stepIndex, event.id)) return { session: s, created: false, absorbed: NO_SESSIONS, duplicate: true };
+      if (s.has(event.stepIndex, event.id)) return this.placement.set(s, false, NO_SESSIONS, true);
       if (!only) only = s;
       else (touching ??= [only]).push(s);
     }
@@ -53,9 +78,9 @@ export class AnchorWindows {
     if (only && !touching && Math.max(t, only.end) - Math.min(t, only.start) <= maxSpan) {
       only.addAnchor(event);
       this.schedule(only);
-      return { session: only, created: false, absorbed: NO_SESSIONS, duplicate: false };
+      return this.placement.set(only, false, NO_SESSIONS, false);
     }
-    if (!only) return this.openSession(key, event, newId);
+    if (!only) return this.openSession(key, event);
     touching ??= [only];
     const spanWith = (group: readonly SessionState[]) =>
       Math.max(event.time, ...group.map((s) => s.end)) - Math.min(event.time, ...group.map((s) => s.start));
@@ -67,7 +92,7 @@ export class AnchorWindows {
       }
       survivor!.addAnchor(event);
       this.schedule(survivor!);
-      return { session: survivor!, created: false, absorbed, duplicate: false };
+      return this.placement.set(survivor!, false, absorbed, false);
     }
     // Too long to merge: the record goes to the nearest session it fits in, else opens its own.
     const fits = touching
@@ -76,15 +101,15 @@ export class AnchorWindows {
     if (fits[0]) {
       fits[0].addAnchor(event);
       this.schedule(fits[0]);
-      return { session: fits[0], created: false, absorbed: NO_SESSIONS, duplicate: false };
+      return this.placement.set(fits[0], false, NO_SESSIONS, false);
     }
-    return this.openSession(key, event, newId);
+    return this.openSession(key, event);
   }
 
-  private openSession(key: string, event: HeldEvent, newId: () => string): Placement {
-    const session = new SessionState(newId(), key, event.time, event.time, [event], 0, 'open', null);
+  private openSession(key: string, event: HeldEvent): Placement {
+    const session = new SessionState(this.newId(key, event), key, event.time, event.time, [event], 0, 'open', null);
     this.insert(session);
-    return { session, created: true, absorbed: NO_SESSIONS, duplicate: false };
+    return this.placement.set(session, true, NO_SESSIONS, false);
   }
 
   insert(session: SessionState): void {
@@ -105,39 +130,37 @@ export class AnchorWindows {
     this.open--;
   }
 
-  /** Sessions whose window closed at `watermark` (end + gap ≤ watermark). */
-  due(watermark: number): readonly SessionState[] {
-    const popped = this.closeTimers.due(watermark);
-    if (popped.length === 0) return popped;
-    const due: SessionState[] = [];
-    for (const s of popped) {
+  /** The next session whose window closed at `watermark` (end + gap ≤ watermark); undefined when none. */
+  nextDue(watermark: number): SessionState | undefined {
+    for (let s = this.closeTimers.popDue(watermark); s !== undefined; s = this.closeTimers.popDue(watermark)) {
       s.scheduled = false;
       if (!s.live || !this.byKey.get(s.key)?.includes(s)) continue;
-      // The window grew after its timer was set: wait for the new end.
+      // The window grew after its timer was set: wait for the new end (a deadline past `watermark`).
       if (s.end + this.gap > watermark) this.schedule(s);
-      else due.push(s);
+      else return s;
     }
-    return due;
+    return undefined;
   }
 
   /** Remembers a session that left memory so later sessions of its key can link to it as splits. */
-  remember(key: string, past: PastSession): void {
+  remember(key: string, id: string, start: number, end: number): void {
     // Nothing can link to it as a split: do not keep it (this runs for every closed session).
     if (this.template.session.splitWithinMs <= 0) return;
-    const list = this.past.get(key) ?? [];
-    if (list.some((p) => p.id === past.id)) return;
-    list.push(past);
-    this.past.set(key, list);
-    this.pastTimers.register(past.end + this.template.session.splitWithinMs, [key, past]);
+    const list = this.past.get(key);
+    if (list?.some((p) => p.id === id)) return;
+    const past: RememberedSession = { key, id, start, end };
+    if (list) list.push(past);
+    else this.past.set(key, [past]);
+    this.pastTimers.register(end + this.template.session.splitWithinMs, past);
   }
 
   forgetPast(watermark: number): void {
-    for (const [key, past] of this.pastTimers.due(watermark)) {
-      const list = this.past.get(key);
-      if (!list) continue;
-      const rest = list.filter((p) => p !== past);
-      if (rest.length > 0) this.past.set(key, rest);
-      else this.past.delete(key);
+    for (let past = this.pastTimers.popDue(watermark); past !== undefined; past = this.pastTimers.popDue(watermark)) {
+      const list = this.past.get(past.key);
+      const i = list ? list.indexOf(past) : -1;
+      if (i < 0) continue;
+      if (list!.length === 1) this.past.delete(past.key);
+      else list!.splice(i, 1);
     }
   }
 
@@ -145,10 +168,12 @@ export class AnchorWindows {
    * Recomputes `splitOf` for the open sessions of `key`: the latest session of the key that ended
    * more than a gap but at most `splitWithin` before it started. Returns the sessions that changed.
    */
-  linkSplits(key: string): SessionState[] {
+  linkSplits(key: string): readonly SessionState[] {
     const within = this.template.session.splitWithinMs;
-    const open = this.byKey.get(key) ?? [];
-    if (within <= 0) return [];
+    const open = this.byKey.get(key) ?? NO_SESSIONS;
+    if (within <= 0) return NO_SESSIONS;
+    // A key's only session, with nothing before it: nothing to link (the common case).
+    if (open.length === 1 && !this.past.has(key) && open[0]!.splitOf === null) return NO_SESSIONS;
     const all: PastSession[] = [...(this.past.get(key) ?? []), ...open];
     const changed: SessionState[] = [];
     for (const session of open) {
@@ -169,7 +194,7 @@ export class AnchorWindows {
   }
 
   pastSessions(): Array<[string, PastSession]> {
-    return [...this.past].flatMap(([key, list]) => list.map((p): [string, PastSession] => [key, p]));
+    return [...this.past].flatMap(([key, list]) => list.map((p): [string, PastSession] => [key, { id: p.id, start: p.start, end: p.end }]));
   }
 
   /** One pending timer per session; a timer that fires early (the window grew) is set again. */

@@ -1,5 +1,5 @@
 import { formatDuration, type CompiledTemplate, type SupplementStep } from '../template/index.js';
-import { AnchorWindows, type PastSession } from './anchor.js';
+import { AnchorWindows } from './anchor.js';
 import { evaluate, joinFieldValues, joinValues } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { JoinIndex } from './join.js';
@@ -22,10 +22,13 @@ export class Correlator {
   private readonly joins: JoinIndex[];
   private readonly joinsByStep = new Map<number, JoinIndex>();
   /**
-   * Steps the join fields read: a record of another step cannot change a join value. Undefined when
-   * a join field reads the window itself (start, end, duration, steps), which any record may move.
+   * By step index: whether the join fields read the step (a record of another step cannot change a
+   * join value). All true when a join field reads the window itself (start, end, duration, steps),
+   * which any record may move.
    */
-  private readonly joinStepRefs: ReadonlySet<string> | undefined;
+  private readonly joinReads: readonly boolean[];
+  /** By join index: the first join on its field (adoption is asked once per field and value). */
+  private readonly firstOfField: readonly boolean[];
   private readonly watermarks: Watermarks;
   private readonly idleDirty = new Set<SessionState>();
   private watermark = -Infinity;
@@ -41,14 +44,16 @@ export class Correlator {
     private readonly counters: EngineCounters,
     private readonly enrichment?: EnrichmentView,
   ) {
-    this.windows = new AnchorWindows(template);
+    this.windows = new AnchorWindows(template, (key, event) => sessionId(template.id, key, event));
     this.watermarks = new Watermarks(template.sources);
     this.joins = template.steps
       .filter((s): s is SupplementStep => s.kind === 'supplement')
       .map((s) => new JoinIndex(s, template.session.maxSpanMs));
     for (const join of this.joins) this.joinsByStep.set(join.step.index, join);
     const readsWindow = template.joinFields.some((f) => ['start', 'end', 'duration', 'steps'].some((v) => f.expr.variables.has(v)));
-    this.joinStepRefs = readsWindow ? undefined : new Set(template.joinFields.flatMap((f) => [...f.expr.stepRefs]));
+    const read = new Set(template.joinFields.flatMap((f) => [...f.expr.stepRefs]));
+    this.joinReads = template.steps.map((s) => readsWindow || read.has(s.name));
+    this.firstOfField = this.joins.map((join, j) => this.joins.findIndex((other) => other.field === join.field) === j);
   }
 
   get openSessions(): number {
@@ -131,7 +136,7 @@ export class Correlator {
         // A later stored session may become a split of the session this record opens.
         const mayFollow = doc.start > event.time && doc.start - event.time <= splitWithinMs + maxSpanMs;
         if (overlaps || mayFollow) this.rehydrate(doc);
-        else this.windows.remember(doc.key, { id: doc.id, start: doc.start, end: doc.end });
+        else this.windows.remember(doc.key, doc.id, doc.start, doc.end);
       }
       this.whileRepairing(() => this.placeAnchor(event));
     } else {
@@ -214,16 +219,19 @@ export class Correlator {
   }
 
   private placeAnchor(event: NormalEvent): void {
-    const placement = this.windows.place(event.key, event, () => sessionId(event));
+    const placement = this.windows.place(event.key, event);
     if (placement.duplicate) {
       this.counters.duplicates++;
       return;
     }
-    for (const gone of placement.absorbed) this.tombstone(gone, placement.session);
-    if (placement.created || placement.absorbed.length > 0) {
-      for (const linked of this.windows.linkSplits(event.key)) if (linked !== placement.session) this.markDirty(linked);
+    const session = placement.session;
+    const absorbed = placement.absorbed;
+    for (let i = 0; i < absorbed.length; i++) this.tombstone(absorbed[i]!, session);
+    if (placement.created || absorbed.length > 0) {
+      const linked = this.windows.linkSplits(event.key);
+      for (let i = 0; i < linked.length; i++) if (linked[i] !== session) this.markDirty(linked[i]!);
     }
-    this.changed(placement.session, event.stepIndex);
+    this.changed(session, event.stepIndex);
   }
 
   private attach(session: SessionState, event: NormalEvent): void {
@@ -251,16 +259,18 @@ export class Correlator {
   }
 
   private refreshJoins(session: SessionState, step: number | undefined): void {
-    if (this.joins.length === 0) return;
+    const joins = this.joins;
+    if (joins.length === 0) return;
     for (let changedStep = step; ; changedStep = undefined) {
-      const mayChange = changedStep === undefined || !this.joinStepRefs || this.joinStepRefs.has(this.template.steps[changedStep]!.name);
-      if (session.announced === undefined || mayChange) {
-        this.announce(session);
-      }
+      if (session.announced === undefined || changedStep === undefined || this.joinReads[changedStep]) this.announce(session);
+      const announced = session.announced!;
       let attached = false;
-      for (const join of this.joins) {
-        for (const value of session.announced!.get(join.field) ?? []) {
-          for (const event of join.take(value, session)) {
+      for (let j = 0; j < joins.length; j++) {
+        const values = announced[j]!;
+        for (let v = 0; v < values.length; v++) {
+          const taken = joins[j]!.take(values[v]!, session);
+          for (let k = 0; k < taken.length; k++) {
+            const event = taken[k]!;
             if (session.has(event.stepIndex, event.id)) this.counters.duplicates++;
             else {
               session.addSupplement(event);
@@ -273,22 +283,28 @@ export class Correlator {
     }
   }
 
+  /** Re-evaluates the join fields and tells each join index which values the session now offers. */
   private announce(session: SessionState): void {
     const fields = joinFieldValues(this.template, session);
-    const next = new Map<string, readonly string[]>();
-    for (const join of this.joins) {
-      const before = session.announced?.get(join.field) ?? [];
-      if (!next.has(join.field)) {
-        next.set(join.field, joinValues(fields, join.field));
-        if (this.repairing) {
-          for (const value of next.get(join.field)!) {
-            if (!before.includes(value)) this.out.push({ kind: 'adopt', request: { template: this.template.id, field: join.field, value } });
-          }
+    const before = session.announced;
+    const announced = before ?? new Array<readonly string[]>(this.joins.length);
+    for (let j = 0; j < this.joins.length; j++) {
+      const join = this.joins[j]!;
+      const old = before === undefined ? NO_VALUES : before[j]!;
+      const values = joinValues(fields, join.field);
+      if (sameValues(old, values)) {
+        announced[j] = old;
+        continue;
+      }
+      if (this.repairing && this.firstOfField[j]) {
+        for (const value of values) {
+          if (!old.includes(value)) this.out.push({ kind: 'adopt', request: { template: this.template.id, field: join.field, value } });
         }
       }
-      join.announce(session, before, next.get(join.field)!);
+      join.announce(session, old, values);
+      announced[j] = values;
     }
-    session.announced = next;
+    session.announced = announced;
   }
 
   private markDirty(session: SessionState): void {
@@ -304,9 +320,10 @@ export class Correlator {
       this.watermark = stage;
       this.progressAt = this.now;
     }
-    for (const session of this.windows.due(this.watermark)) this.close(session);
-    for (const join of this.joins) {
-      for (const event of join.expire(this.watermark)) this.orphanSupplement(join, event);
+    for (let s = this.windows.nextDue(this.watermark); s !== undefined; s = this.windows.nextDue(this.watermark)) this.close(s);
+    for (let i = 0; i < this.joins.length; i++) {
+      const join = this.joins[i]!;
+      for (let e = join.nextExpired(this.watermark); e !== undefined; e = join.nextExpired(this.watermark)) this.orphanSupplement(join, e);
       join.forgetClosed(this.watermarks.of(join.step.source));
     }
     this.windows.forgetPast(this.watermark);
@@ -328,15 +345,15 @@ export class Correlator {
     this.windows.remove(session);
     this.idleDirty.delete(session);
     if (session.dirty || session.status !== 'final') this.fire(session, session.status === 'final' ? 'late' : 'watermark');
-    for (const join of this.joins) join.withdraw(session, session.announced?.get(join.field) ?? [], true);
+    this.joins.forEach((join, j) => join.withdraw(session, session.announced?.[j] ?? NO_VALUES, true));
     session.live = false;
-    this.windows.remember(session.key, { id: session.id, start: session.start, end: session.end });
+    this.windows.remember(session.key, session.id, session.start, session.end);
   }
 
   private tombstone(gone: SessionState, survivor: SessionState): void {
     this.counters.merges++;
     this.idleDirty.delete(gone);
-    for (const join of this.joins) join.withdraw(gone, gone.announced?.get(join.field) ?? [], false);
+    this.joins.forEach((join, j) => join.withdraw(gone, gone.announced?.[j] ?? NO_VALUES, false));
     if (!gone.fired) return;
     gone.version++;
     this.counters.fires.merge++;
@@ -463,7 +480,7 @@ export class Correlator {
     this.progressAt = state.progressAt ?? undefined;
     this.idleFiredAt = state.idleFiredAt;
     this.watermarks.restore(state.sources);
-    for (const [key, past] of state.past) this.windows.remember(key, past as PastSession);
+    for (const [key, past] of state.past) this.windows.remember(key, past.id, past.start, past.end);
     for (const w of state.waiting) {
       const step = this.template.stepsByName.get(w.step);
       const join = step && this.joinsByStep.get(step.index);
@@ -485,7 +502,15 @@ export class Correlator {
   }
 }
 
+const NO_VALUES: readonly string[] = Object.freeze([]);
+
+function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Stable for the record that opened the session, so replays give the same ids. */
-function sessionId(event: NormalEvent): string {
-  return hash64(`${event.template}\u0000${event.key}\u0000${event.time}\u0000${event.id}`);
+function sessionId(template: string, key: string, event: HeldEvent): string {
+  return hash64(`${template}\u0000${key}\u0000${event.time}\u0000${event.id}`);
 }

@@ -56,7 +56,7 @@ export class Engine {
       return `unknown source "${source}"`;
     }
     let rejection: string | undefined;
-    for (const correlator of correlators) rejection = correlator.ingest(source, value, at, out) ?? rejection;
+    for (let i = 0; i < correlators.length; i++) rejection = correlators[i]!.ingest(source, value, at, out) ?? rejection;
     if (rejection !== undefined) this.counters.rejected++;
     return rejection;
   }

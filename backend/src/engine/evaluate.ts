@@ -21,6 +21,7 @@ export interface PendingEnrichment {
 }
 
 const NOTHING_PENDING: readonly PendingEnrichment[] = Object.freeze([]);
+const NO_VALUES: readonly string[] = Object.freeze([]);
 
 type Context = Record<string, unknown>;
 
@@ -299,7 +300,7 @@ function lookupKey(raw: unknown): string | undefined {
 /** The join values a session currently offers for `field` (a list field offers each element). */
 export function joinValues(fields: Readonly<Record<string, FieldValue>>, field: string): readonly string[] {
   const value = fields[field];
-  if (value === undefined) return [];
+  if (value === undefined) return NO_VALUES;
   return Array.isArray(value) ? value.map(String) : [String(value)];
 }
 

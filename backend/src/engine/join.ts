@@ -13,10 +13,17 @@ import type { NormalEvent } from './types.js';
  * t - low + maxSpan (no session that could still offer its value is unseen by then); a closed
  * session stays findable by value until the supplement source's watermark passes end + high.
  */
+const NOTHING: readonly NormalEvent[] = Object.freeze([]);
+
+/** A closed session findable by one join value (one object: list entry and timer item). */
+interface ClosedEntry extends PastSession {
+  readonly value: string;
+}
+
 export class JoinIndex {
   private readonly open = new Map<string, SessionState[]>();
-  private readonly closed = new Map<string, PastSession[]>();
-  private readonly closedTimers = new Timers<[string, PastSession]>();
+  private readonly closed = new Map<string, ClosedEntry[]>();
+  private readonly closedTimers = new Timers<ClosedEntry>();
   private readonly waiting = new Map<string, NormalEvent[]>();
   private readonly waitTimers = new Timers<NormalEvent>();
   waitingCount = 0;
@@ -36,8 +43,9 @@ export class JoinIndex {
   }
 
   announce(session: SessionState, before: readonly string[], after: readonly string[]): void {
-    for (const value of before) if (!after.includes(value)) this.withdrawValue(session, value);
-    for (const value of after) {
+    for (let i = 0; i < before.length; i++) if (!after.includes(before[i]!)) this.withdrawValue(session, before[i]!);
+    for (let i = 0; i < after.length; i++) {
+      const value = after[i]!;
       if (before.includes(value)) continue;
       const list = this.open.get(value);
       if (list) list.push(session);
@@ -47,14 +55,10 @@ export class JoinIndex {
 
   /** The session leaves memory: it stays findable by value (as closed) until the supplement watermark passes. */
   withdraw(session: SessionState, values: readonly string[], keepAsClosed: boolean): void {
-    for (const value of values) {
+    for (let i = 0; i < values.length; i++) {
+      const value = values[i]!;
       this.withdrawValue(session, value);
-      if (!keepAsClosed) continue;
-      const past: PastSession = { id: session.id, start: session.start, end: session.end };
-      const list = this.closed.get(value);
-      if (list) list.push(past);
-      else this.closed.set(value, [past]);
-      this.closedTimers.register(session.end + this.step.join.highMs, [value, past]);
+      if (keepAsClosed) this.addClosed({ value, id: session.id, start: session.start, end: session.end });
     }
   }
 
@@ -62,7 +66,10 @@ export class JoinIndex {
   match(event: NormalEvent): SessionState | undefined {
     let best: SessionState | undefined;
     let bestDistance = Infinity;
-    for (const session of this.open.get(event.key) ?? []) {
+    const sessions = this.open.get(event.key);
+    if (sessions === undefined) return undefined;
+    for (let i = 0; i < sessions.length; i++) {
+      const session = sessions[i]!;
       if (!session.live || !this.accepts(session, event.time)) continue;
       const d = distanceTo(session, event.time);
       if (d < bestDistance) [best, bestDistance] = [session, d];
@@ -71,7 +78,8 @@ export class JoinIndex {
   }
 
   matchesClosed(event: NormalEvent): boolean {
-    return (this.closed.get(event.key) ?? []).some((p) => this.accepts(p, event.time));
+    const list = this.closed.get(event.key);
+    return list !== undefined && list.some((p) => this.accepts(p, event.time));
   }
 
   /** Parks a supplement until a session offers its value; false if it is a re-delivery of one already parked. */
@@ -90,9 +98,9 @@ export class JoinIndex {
   }
 
   /** Removes and returns the parked supplements with `value` that `session` accepts. */
-  take(value: string, session: SessionState): NormalEvent[] {
+  take(value: string, session: SessionState): readonly NormalEvent[] {
     const list = this.waiting.get(value);
-    if (!list) return [];
+    if (!list) return NOTHING;
     const taken = list.filter((e) => this.accepts(session, e.time));
     if (taken.length === 0) return taken;
     const rest = list.filter((e) => !taken.includes(e));
@@ -102,26 +110,27 @@ export class JoinIndex {
     return taken;
   }
 
-  /** Parked supplements no session can still take at anchor watermark `watermark`: orphans. */
-  expire(watermark: number): NormalEvent[] {
-    const expired: NormalEvent[] = [];
-    for (const event of this.waitTimers.due(watermark - 1)) {
+  /** The next parked supplement no session can still take at anchor watermark `watermark` (an orphan); undefined when none. */
+  nextExpired(watermark: number): NormalEvent | undefined {
+    for (let event = this.waitTimers.popDue(watermark - 1); event !== undefined; event = this.waitTimers.popDue(watermark - 1)) {
       const list = this.waiting.get(event.key);
-      const i = list?.indexOf(event) ?? -1;
+      const i = list ? list.indexOf(event) : -1;
       if (i < 0) continue;
-      list!.splice(i, 1);
-      if (list!.length === 0) this.waiting.delete(event.key);
+      if (list!.length === 1) this.waiting.delete(event.key);
+      else list!.splice(i, 1);
       this.waitingCount--;
-      expired.push(event);
+      return event;
     }
-    return expired;
+    return undefined;
   }
 
   forgetClosed(supplementWatermark: number): void {
-    for (const [value, past] of this.closedTimers.due(supplementWatermark - 1)) {
-      const rest = (this.closed.get(value) ?? []).filter((p) => p !== past);
-      if (rest.length > 0) this.closed.set(value, rest);
-      else this.closed.delete(value);
+    for (let entry = this.closedTimers.popDue(supplementWatermark - 1); entry !== undefined; entry = this.closedTimers.popDue(supplementWatermark - 1)) {
+      const list = this.closed.get(entry.value);
+      const i = list ? list.indexOf(entry) : -1;
+      if (i < 0) continue;
+      if (list!.length === 1) this.closed.delete(entry.value);
+      else list!.splice(i, 1);
     }
   }
 
@@ -130,21 +139,25 @@ export class JoinIndex {
   }
 
   closedEntries(): Array<[string, PastSession]> {
-    return [...this.closed].flatMap(([value, list]) => list.map((p): [string, PastSession] => [value, p]));
+    return [...this.closed].flatMap(([value, list]) => list.map((p): [string, PastSession] => [value, { id: p.id, start: p.start, end: p.end }]));
   }
 
   restoreClosed(value: string, past: PastSession): void {
-    const list = this.closed.get(value) ?? [];
-    list.push(past);
-    this.closed.set(value, list);
-    this.closedTimers.register(past.end + this.step.join.highMs, [value, past]);
+    this.addClosed({ value, id: past.id, start: past.start, end: past.end });
+  }
+
+  private addClosed(entry: ClosedEntry): void {
+    const list = this.closed.get(entry.value);
+    if (list) list.push(entry);
+    else this.closed.set(entry.value, [entry]);
+    this.closedTimers.register(entry.end + this.step.join.highMs, entry);
   }
 
   private withdrawValue(session: SessionState, value: string): void {
     const list = this.open.get(value);
     if (!list) return;
-    const rest = list.filter((s) => s !== session);
-    if (rest.length > 0) this.open.set(value, rest);
-    else this.open.delete(value);
+    // A list field may offer a value twice, and then the session is listed twice.
+    for (let i = list.indexOf(session); i >= 0; i = list.indexOf(session, i)) list.splice(i, 1);
+    if (list.length === 0) this.open.delete(value);
   }
 }

@@ -25,8 +25,8 @@ function byTime(a: HeldEvent, b: HeldEvent): number {
 }
 
 export class SessionState {
-  /** Join values announced per join field, as last evaluated. */
-  announced: Map<string, readonly string[]> | undefined = undefined;
+  /** Join values announced, by the correlator's join index, as last evaluated. */
+  announced: Array<readonly string[]> | undefined = undefined;
   dirty = true;
   completeFired = false;
   /** A close timer is pending for this session. */
@@ -58,18 +58,22 @@ export class SessionState {
   }
 
   has(step: number, id: string): boolean {
-    for (const e of this.events) if (e.id === id && e.stepIndex === step) return true;
+    const events = this.events;
+    for (let i = 0; i < events.length; i++) if (events[i]!.id === id && events[i]!.stepIndex === step) return true;
     return false;
   }
 
   hasStep(step: number): boolean {
-    for (const e of this.events) if (e.stepIndex === step) return true;
+    const events = this.events;
+    for (let i = 0; i < events.length; i++) if (events[i]!.stepIndex === step) return true;
     return false;
   }
 
   isComplete(template: CompiledTemplate): boolean {
     const required = template.session.complete;
-    return required.length > 0 && required.every((s) => this.hasStep(s));
+    if (required.length === 0) return false;
+    for (let i = 0; i < required.length; i++) if (!this.hasStep(required[i]!)) return false;
+    return true;
   }
 
   /** Adds an anchor event and stretches the window to it. */

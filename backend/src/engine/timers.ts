@@ -3,8 +3,6 @@
  * Entries are never updated in place; the owner re-registers on change and checks, when a timer
  * pops, whether it is still current.
  */
-const NONE: readonly never[] = Object.freeze([]);
-
 export class Timers<T> {
   private deadlines: number[] = [];
   private items: T[] = [];
@@ -19,12 +17,13 @@ export class Timers<T> {
     this.up(this.items.length - 1);
   }
 
-  /** Removes and returns every item whose deadline is ≤ `now`, earliest first. */
-  due(now: number): readonly T[] {
-    if (this.items.length === 0 || this.deadlines[0]! > now) return NONE;
-    const out: T[] = [];
-    while (this.items.length > 0 && this.deadlines[0]! <= now) out.push(this.pop());
-    return out;
+  /**
+   * Removes and returns the earliest item whose deadline is ≤ `now`, or undefined when none is due.
+   * Callers loop on it: no list is built for what is usually zero or one item per call.
+   */
+  popDue(now: number): T | undefined {
+    if (this.items.length === 0 || this.deadlines[0]! > now) return undefined;
+    return this.pop();
   }
 
   private pop(): T {

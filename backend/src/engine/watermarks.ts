@@ -45,7 +45,8 @@ export class Watermarks {
     if (this.startedAt === undefined) this.startedAt = now;
     let min = Infinity;
     let maxIdle = -Infinity;
-    for (const name of names) {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
       const p = this.progress.get(name);
       const w = p ? p.maxTime - this.sources.get(name)!.disorderMs : -Infinity;
       const idleMs = this.sources.get(name)!.idleMs;
