@@ -27,6 +27,11 @@ export interface ApiOptions {
    * they win over stored ones of the same id when traces are built.
    */
   readonly templates?: readonly CompiledTemplate[];
+  /**
+   * Bound, in bytes, of the cache of encoded traces (keyed by session id, used only for the same
+   * stored version and template; see TraceResponses). Default 64 MiB; 0 turns it off.
+   */
+  readonly traceCacheBytes?: number;
 }
 
 export const DEFAULT_PORT = 8787;

@@ -8,6 +8,7 @@ import { openApiDocument } from './openapi.js';
 import { sessionRoutes } from './sessions.js';
 import { tempoRoutes } from './tempo.js';
 import { templateRoutes } from './templates.js';
+import { TraceResponses } from './traces.js';
 
 /**
  * The correlator's HTTP server (contract 1): health outside auth; the JSON API, the Tempo-compatible
@@ -52,12 +53,15 @@ export async function buildServer(options: ApiOptions): Promise<FastifyInstance>
   });
 
   const catalog = new TemplateCatalog(store, options.templates);
+  const traces = new TraceResponses(catalog, options.traceCacheBytes);
+  // Its hit/miss counters, for whoever exposes metrics (and for tests).
+  app.decorate('traceResponses', traces);
   await app.register(async (scope) => {
     if (options.token !== undefined && options.token !== '') scope.addHook('onRequest', bearerAuth(options.token));
     scope.get('/api/openapi.json', async () => openApiDocument);
-    await scope.register(sessionRoutes, { store, catalog });
+    await scope.register(sessionRoutes, { store, catalog, traces });
     await scope.register(templateRoutes, { store, catalog, hooks: options.hooks });
-    await scope.register(tempoRoutes, { store, catalog });
+    await scope.register(tempoRoutes, { store, catalog, traces });
     for (const plugin of options.plugins ?? []) await scope.register(plugin);
   });
   return app;

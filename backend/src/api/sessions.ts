@@ -2,17 +2,18 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { plainEvent } from '../engine/types.js';
 import type { Store } from '../store/index.js';
-import { otlpJson, traceIdOf } from '../trace/index.js';
+import { traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { notFound, parseInput } from './errors.js';
 import { mergeSessions, unmergeSession } from './merge.js';
 import { fieldName, instant, limit, list, sessionId, severity, templateId } from './params.js';
 import { searchQueryOf } from './search.js';
-import { spansOf } from './traces.js';
+import type { TraceResponses } from './traces.js';
 
 export interface RouteContext {
   readonly store: Store;
   readonly catalog: TemplateCatalog;
+  readonly traces: TraceResponses;
 }
 
 const idParams = z.object({ id: sessionId });
@@ -48,7 +49,7 @@ function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], un
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as never;
 }
 
-export const sessionRoutes: FastifyPluginAsync<RouteContext> = async (app, { store, catalog }) => {
+export const sessionRoutes: FastifyPluginAsync<RouteContext> = async (app, { store, catalog, traces }) => {
   app.get('/api/sessions', async (request) => {
     const page = await store.search(searchQueryOf(request.query as Record<string, unknown>));
     return { sessions: page.sessions, cursor: page.cursor };
@@ -71,11 +72,11 @@ export const sessionRoutes: FastifyPluginAsync<RouteContext> = async (app, { sto
     };
   });
 
-  app.get('/api/sessions/:id/trace', async (request) => {
+  app.get('/api/sessions/:id/trace', async (request, reply) => {
     const { id } = parseInput(idParams, request.params, 'path');
-    const session = await store.getSession(id);
-    if (!session) throw notFound(`session ${id} not found`);
-    return otlpJson(await spansOf(session, catalog));
+    const stored = await store.getStored(id);
+    if (!stored) throw notFound(`session ${id} not found`);
+    return reply.type('application/json; charset=utf-8').send(`{"resourceSpans":${await traces.body(stored, 'json')}}`);
   });
 
   app.post('/api/sessions/:id/merge', async (request) => {

@@ -2,11 +2,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { SessionSummary, Store } from '../store/index.js';
 import { SEVERITIES } from '../template/index.js';
-import { fieldAttributeName, otlpJson, otlpProtobuf, rootSpanIdOf, tempoTraceByIdProtobuf, traceIdOf } from '../trace/index.js';
+import { fieldAttributeName, rootSpanIdOf, traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { badRequest, notFound, parseInput } from './errors.js';
 import { attributeOf, parseTraceQL, traceQLToSearch, type Attribute, type TraceQLQuery } from './traceql.js';
-import { sessionOfTrace, spansOf } from './traces.js';
+import { storedOfTrace, type TraceResponses } from './traces.js';
 
 /**
  * A Tempo-compatible query API, so Grafana's built-in Tempo datasource pointed at Weft opens a
@@ -36,9 +36,10 @@ const tagParams = z.object({ scope: z.string().optional(), q: z.string().max(409
 interface Context {
   readonly store: Store;
   readonly catalog: TemplateCatalog;
+  readonly traces: TraceResponses;
 }
 
-export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, catalog }) => {
+export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, catalog, traces }) => {
   app.get('/api/echo', async (_request, reply) => reply.type('text/plain').send('echo'));
   app.get('/api/status/buildinfo', async () => ({
     version: TEMPO_API_VERSION,
@@ -52,16 +53,17 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
   const traceById = (v2: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
     parseInput(traceParams, request.query, 'query');
     const { traceId } = request.params as { traceId: string };
-    const session = await sessionOfTrace(store, traceId);
-    if (!session) throw notFound(`trace ${traceId} not found`);
-    const spans = await spansOf(session, catalog);
+    const stored = await storedOfTrace(store, traceId);
+    if (!stored) throw notFound(`trace ${traceId} not found`);
     if (PROTOBUF.test(String(request.headers.accept ?? ''))) {
       // v1: tempopb.Trace (= OTLP TracesData on the wire); v2: TraceByIDResponse { trace = 1 }.
-      const body = v2 ? tempoTraceByIdProtobuf(spans) : otlpProtobuf(spans);
+      const body = await traces.body(stored, v2 ? 'tempo-v2' : 'protobuf');
       return reply.type('application/protobuf').send(Buffer.from(body.buffer, body.byteOffset, body.byteLength));
     }
-    const { resourceSpans } = otlpJson(spans);
-    return v2 ? { trace: { resourceSpans }, status: 'COMPLETE' } : { batches: resourceSpans };
+    const resourceSpans = await traces.body(stored, 'json');
+    return reply
+      .type('application/json; charset=utf-8')
+      .send(v2 ? `{"trace":{"resourceSpans":${resourceSpans}},"status":"COMPLETE"}` : `{"batches":${resourceSpans}}`);
   };
   app.get('/api/traces/:traceId', traceById(false));
   app.get('/api/v2/traces/:traceId', traceById(true));

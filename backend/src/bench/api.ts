@@ -20,12 +20,17 @@
  *                           up a while); the run prints how many pages still came from disk.
  *   WEFT_BENCH_WORKERS      `weft serve --workers` (default: the CPU count)
  *   WEFT_BENCH_NODE_ARGS    extra node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
+ *   WEFT_BENCH_RUNS         which runs, in order (default `trace,search,mixed`)
+ *
+ * Besides latency and throughput, each run reports CPU time per request of `weft serve` (primary
+ * and workers), of MariaDB and of autocannon, from /proc: on a shared machine these vary far less
+ * than req/s and p99, which move with whatever else is running.
  *
  * The server is the real CLI, `weft serve --log-level warn`, in its own process(es); this process
  * only fills, starts and reports, so it takes no CPU from the server while autocannon runs.
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +111,55 @@ interface Summary {
   readonly non2xx: number;
   /** InnoDB pages read from disk during the run (0 when the working set is in the buffer pool). */
   diskReads?: number;
+  /** CPU seconds (user + system) spent during the run by the autocannon process. */
+  clientCpu?: number;
+  /** CPU seconds spent during the run by `weft serve` (primary and workers) and by MariaDB. */
+  serverCpu?: number;
+  databaseCpu?: number;
 }
+
+/** CPU seconds (user + system) a process has used so far, from /proc (0 when it is gone). */
+function cpuSecondsOf(pid: number): number {
+  try {
+    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** The process and its children (the cluster workers of `weft serve --workers N`). */
+function familyOf(pid: number): number[] {
+  const out = [pid];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** MariaDB's (or MySQL's) server process on this machine, when there is one. */
+function databasePid(): number | undefined {
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') return Number(name);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return undefined;
+}
+
+const sumCpu = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
 
 /** Runs one autocannon load in a second process and returns its summary. */
 function runClient(url: string, kind: string, seconds: number): Promise<Summary> {
@@ -120,6 +173,7 @@ function runClient(url: string, kind: string, seconds: number): Promise<Summary>
 
 async function client(url: string, kind: string, seconds: number): Promise<void> {
   const { default: autocannon } = await import('autocannon');
+  const cpu0 = process.cpuUsage();
   let k = 0;
   const pick = () => Math.floor(Math.random() * N);
   const trace = () => ({ method: 'GET' as const, path: `/api/v2/traces/${traceIdOf(idOf(pick()))}`, headers: { accept: 'application/protobuf', authorization: `Bearer ${TOKEN}` } });
@@ -143,6 +197,8 @@ async function client(url: string, kind: string, seconds: number): Promise<void>
     errors: result.errors + result.timeouts,
     non2xx: result.non2xx,
   };
+  const cpu = process.cpuUsage(cpu0);
+  summary.clientCpu = (cpu.user + cpu.system) / 1e6;
   process.send!(summary);
 }
 
@@ -266,17 +322,33 @@ async function run(admin: mysql.Connection): Promise<void> {
     console.log(`weft serve --workers ${WORKERS}; warming up 5 s; then ${SECONDS} s per run at ${CONNECTIONS} connections from a second process`);
     await runClient(url, 'mixed', 5);
     const results: Summary[] = [];
-    for (const kind of ['trace', 'search', 'mixed']) {
+    const servers = familyOf(child.pid!);
+    const database = databasePid();
+    for (const kind of (env.WEFT_BENCH_RUNS ?? 'trace,search,mixed').split(',')) {
       const before = await diskReads(admin);
+      const server0 = sumCpu(servers);
+      const database0 = database === undefined ? 0 : cpuSecondsOf(database);
       const result = await runClient(url, kind, SECONDS);
+      result.serverCpu = sumCpu(servers) - server0;
+      result.databaseCpu = database === undefined ? 0 : cpuSecondsOf(database) - database0;
       result.diskReads = (await diskReads(admin)) - before;
       results.push(result);
     }
-    console.log('\n  run      requests     req/s    p50 ms   p99 ms   errors  non-2xx  disk reads');
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(`\n  load average at the end: ${load}; CPU µs per request: weft serve / MariaDB / autocannon`);
+    console.log('  run      requests     req/s    p50 ms   p99 ms   errors  non-2xx  disk reads   serve µs  mariadb µs  client µs');
+    const perRequest = (seconds: number | undefined, r: Summary) => (r.requests === 0 ? '-' : (((seconds ?? 0) * 1e6) / r.requests).toFixed(0));
     for (const r of results) {
-      console.log(`  ${r.label.padEnd(7)} ${String(r.requests).padStart(9)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)} ${String(r.errors).padStart(8)} ${String(r.non2xx).padStart(8)} ${String(r.diskReads).padStart(11)}`);
+      console.log(
+        `  ${r.label.padEnd(7)} ${String(r.requests).padStart(9)} ${r.rps.toFixed(0).padStart(9)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)} ` +
+          `${String(r.errors).padStart(8)} ${String(r.non2xx).padStart(8)} ${String(r.diskReads).padStart(11)} ` +
+          `${perRequest(r.serverCpu, r).padStart(10)} ${perRequest(r.databaseCpu, r).padStart(11)} ${perRequest(r.clientCpu, r).padStart(10)}`,
+      );
     }
-    const [traceRun, searchRun, mixed] = results as [Summary, Summary, Summary];
+    const traceRun = results.find((r) => r.label === 'trace');
+    const searchRun = results.find((r) => r.label === 'search');
+    const mixed = results.find((r) => r.label === 'mixed');
+    if (!traceRun || !searchRun || !mixed) return;
     console.log(`\n  trace-by-id p99 ${traceRun.p99} ms (target ≤ 15), search p99 ${searchRun.p99} ms (target ≤ 50), mixed ${mixed.rps.toFixed(0)} req/s (target ≥ 2,000)`);
   } finally {
     await stopServer(child);

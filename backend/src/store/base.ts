@@ -45,6 +45,18 @@ export type Row = Record<string, unknown>;
 type DocRowData = HeadRowData & { readonly events_json: string };
 const SESSION_DOC_COLUMNS = `${HEAD_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, s.events_json`;
 
+/** What {@link SqlStore.getStored} reads (one row of `sessions`). */
+export const STORED_COLUMNS = `${HEAD_COLUMNS}, events_json, notes, updated_ms`;
+export type StoredRowData = DocRowData & { readonly notes: string | null; readonly updated_ms: number };
+
+export function storedOf(row: StoredRowData): StoredSession {
+  return {
+    session: docOf(row),
+    notes: parseNotes(row.notes),
+    updatedAt: Number(row.updated_ms),
+  };
+}
+
 export function emptyCounters(): StoreCounters {
   return {
     upsertBatches: 0,
@@ -167,14 +179,9 @@ export abstract class SqlStore implements Store {
   }
 
   async getStored(id: string): Promise<StoredSession | undefined> {
-    const rows = await this.select(`SELECT ${HEAD_COLUMNS}, events_json, notes, updated_ms FROM sessions WHERE id = ?`, [id]);
-    const row = rows[0] as unknown as (DocRowData & { notes: string | null; updated_ms: number }) | undefined;
-    if (row === undefined) return undefined;
-    return {
-      session: docOf(row),
-      notes: parseNotes(row.notes as string | null),
-      updatedAt: Number(row.updated_ms),
-    };
+    const rows = await this.select(`SELECT ${STORED_COLUMNS} FROM sessions WHERE id = ?`, [id]);
+    const row = rows[0] as unknown as StoredRowData | undefined;
+    return row === undefined ? undefined : storedOf(row);
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {

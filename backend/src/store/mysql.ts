@@ -1,12 +1,25 @@
 import mysql from 'mysql2/promise';
 import type { OrphanDoc, SessionDoc } from '../engine/types.js';
-import { SqlStore, VERSION_COLUMNS, versionValues, checkTemplateId, checkTemplateText, nextTemplateRecord, templateOf, type Row } from './base.js';
+import { PointReads, paddedSize } from './batch.js';
+import {
+  SqlStore,
+  STORED_COLUMNS,
+  VERSION_COLUMNS,
+  versionValues,
+  checkTemplateId,
+  checkTemplateText,
+  nextTemplateRecord,
+  storedOf,
+  templateOf,
+  type Row,
+  type StoredRowData,
+} from './base.js';
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
-import type { StoreOptions, TemplateRecord } from './types.js';
+import type { StoreOptions, StoredSession, TemplateRecord } from './types.js';
 
 /**
  * Rows per multi-row statement come from this ladder, so each connection prepares a handful of
@@ -68,6 +81,12 @@ function flat<T>(rows: readonly T[], values: (row: T) => readonly unknown[]): un
   for (const row of rows) for (const v of values(row)) out.push(v);
   return out;
 }
+
+/** Ids compare as the `_bin` collation (PAD SPACE) compares them: trailing spaces do not count. */
+const idKey = (id: string): string => id.replace(/ +$/, '');
+
+/** Largest id list of one coalesced point read. */
+const POINT_READ_BATCH = 64;
 
 function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
@@ -150,6 +169,8 @@ export class MysqlStore extends SqlStore {
   private readonly log: (message: string) => void;
   private readonly database: string;
   private closed = false;
+  /** `getStored` (and `getSession`) reads, coalesced per event-loop round (see PointReads). */
+  private readonly storedReads = new PointReads<StoredRowData>((ids) => this.readStored(ids), POINT_READ_BATCH, idKey);
 
   constructor(target: MysqlTarget, options: StoreOptions = {}) {
     super(mysqlDialect, { kind: 'mysql', server: 'unknown', tidb: false, schemaVersion: 0 }, options.maxTransactionSessions);
@@ -304,6 +325,26 @@ export class MysqlStore extends SqlStore {
         core.execute(sql, params as never, (error: unknown, rows: unknown) => (error ? reject(error) : resolve(rows as Row[])));
       }),
     );
+  }
+
+  override async getStored(id: string): Promise<StoredSession | undefined> {
+    const row = await this.storedReads.get(id);
+    // Each caller gets its own document (parsed from the shared row): callers may change theirs.
+    return row === undefined ? undefined : storedOf(row);
+  }
+
+  /** One statement for up to POINT_READ_BATCH ids; the IN list is padded to a power of two. */
+  private async readStored(ids: readonly string[]): Promise<Map<string, StoredRowData>> {
+    const size = paddedSize(ids.length, POINT_READ_BATCH);
+    const params: string[] = [...ids];
+    while (params.length < size) params.push(ids[ids.length - 1]!);
+    const rows = (await this.select(
+      `SELECT ${STORED_COLUMNS} FROM sessions WHERE id IN (${placeholders(size)})`,
+      params,
+    )) as unknown as StoredRowData[];
+    const out = new Map<string, StoredRowData>();
+    for (const row of rows) out.set(idKey(String(row.id)), row);
+    return out;
   }
 
   protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {

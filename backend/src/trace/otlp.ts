@@ -22,12 +22,24 @@ export function otlpJson(spans: ReadableSpan[]): OtlpJsonTrace {
 }
 
 /**
+ * The `resourceSpans` array of the OTLP/JSON encoding, as JSON text: what the JSON trace bodies
+ * (`{"resourceSpans": …}`, Tempo's `{"trace": {"resourceSpans": …}}` and `{"batches": …}`) embed.
+ */
+export function otlpResourceSpansJson(spans: ReadableSpan[]): string {
+  return JSON.stringify(otlpJson(spans).resourceSpans);
+}
+
+/**
  * Tempo's v2 trace-by-id protobuf body, `TraceByIDResponse { Trace trace = 1; … }` (Tempo 2.x
  * `pkg/tempopb/tempo.proto`): the serialiser's bytes are the `Trace` message; this adds only the
  * envelope's field-1 key and length (status COMPLETE is proto3's default and stays implicit).
  */
 export function tempoTraceByIdProtobuf(spans: ReadableSpan[]): Uint8Array {
-  const trace = otlpProtobuf(spans);
+  return tempoTraceByIdEnvelope(otlpProtobuf(spans));
+}
+
+/** {@link tempoTraceByIdProtobuf} from the serialised `Trace` message. */
+export function tempoTraceByIdEnvelope(trace: Uint8Array): Uint8Array {
   const header: number[] = [0x0a];
   let n = trace.length;
   while (n > 0x7f) {

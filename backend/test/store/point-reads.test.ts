@@ -1,0 +1,69 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PointReads, paddedSize } from '../../src/store/batch.js';
+import type { Store } from '../../src/store/index.js';
+import { mysqlHarness, mysqlReachable, session, type Harness } from './harness.js';
+
+describe('PointReads', () => {
+  it('sends the reads of one event-loop round as one fetch, each key once, and answers every caller', async () => {
+    const fetches: string[][] = [];
+    const reads = new PointReads<string>(async (ids) => {
+      fetches.push([...ids]);
+      return new Map(ids.filter((id) => id !== 'missing').map((id) => [id, `row ${id}`]));
+    }, 3);
+    const answers = await Promise.all(['a', 'b', 'a', 'missing', 'c', 'd'].map((id) => reads.get(id)));
+    expect(answers).toEqual(['row a', 'row b', 'row a', undefined, 'row c', 'row d']);
+    // 5 distinct keys, at most 3 per fetch.
+    expect(fetches).toEqual([['a', 'b', 'missing'], ['c', 'd']]);
+    // A later round is a new fetch.
+    expect(await reads.get('a')).toBe('row a');
+    expect(fetches).toHaveLength(3);
+  });
+
+  it('fails every caller of a failed fetch, and only those', async () => {
+    const reads = new PointReads<string>(async (ids) => {
+      if (ids.includes('bad')) throw new Error('boom');
+      return new Map(ids.map((id) => [id, id]));
+    }, 2);
+    const results = await Promise.allSettled(['bad', 'x', 'y'].map((id) => reads.get(id)));
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+  });
+
+  it('pads IN lists to powers of two', () => {
+    expect([1, 2, 3, 5, 33, 64, 65].map((n) => paddedSize(n, 64))).toEqual([1, 2, 4, 8, 64, 64, 64]);
+  });
+});
+
+const reachable = await mysqlReachable();
+
+describe.skipIf(!reachable)('coalesced getStored on MariaDB', () => {
+  let h: Harness;
+  let store: Store;
+  beforeAll(async () => {
+    h = await mysqlHarness();
+    store = await h.open();
+    await store.upsertSessions(Array.from({ length: 150 }, (_, i) => session(`s${i}`, { fields: { n: i } })));
+  });
+  afterAll(async () => h?.destroy());
+
+  it('answers concurrent reads (more than one batch, repeats, missing ids) exactly as single reads do', async () => {
+    const ids = [...Array.from({ length: 150 }, (_, i) => `s${i}`), 's3', 's3', 'nope', 's7 '];
+    const together = await Promise.all(ids.map((id) => store.getStored(id)));
+    const alone: unknown[] = [];
+    for (const id of ids) alone.push(await store.getStored(id));
+    expect(together).toEqual(alone);
+    expect(together.slice(0, 150).map((s) => s?.session.fields.n)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    expect(together[152]).toBeUndefined();
+    // PAD SPACE: `id = 's7 '` finds s7, and so does the batched read.
+    expect(together[153]?.session.id).toBe('s7');
+    // Callers reading one id get documents of their own.
+    expect(together[150]).not.toBe(together[151]);
+    expect(together[150]!.session).not.toBe(together[151]!.session);
+  });
+
+  it('reads its own writes: a read asked for after an upsert sees the new version', async () => {
+    await store.upsertSessions([session('s1', { version: 2, verdict: 'late', fields: { n: -1 } })]);
+    const [a, b] = await Promise.all([store.getStored('s1'), store.getSession('s1')]);
+    expect(a?.session).toMatchObject({ version: 2, verdict: 'late', fields: { n: -1 } });
+    expect(b).toMatchObject({ version: 2, verdict: 'late' });
+  });
+});
