@@ -16,7 +16,7 @@ export class MemorySessions {
   /** `indexed`: per template, the fields lookups may ask for (the join fields); only those are indexed. */
   constructor(indexed: ReadonlyMap<string, readonly string[]>) {
     for (const [template, fields] of indexed) {
-      this.indexes.set(template, { byKey: new Map(), byField: new Map(fields.map((f) => [f, new Map()])) });
+      this.indexes.set(template, { byKey: new Map(), fields, byField: fields.map(() => new Map()) });
     }
   }
 
@@ -24,11 +24,13 @@ export class MemorySessions {
     const old = this.sessions.get(doc.id);
     if (old && old.version >= doc.version) return;
     const index = this.indexOf(doc.template);
-    if (old) this.unindexFields(index, old);
+    if (old) this.unindexFields(index, old, doc);
     else indexKey(index.byKey, doc.key, doc.id);
     this.sessions.set(doc.id, doc);
-    for (const [name, byValue] of index.byField) {
-      for (const value of joinValues(doc.fields, name)) addTo(byValue, value, doc.id);
+    for (let f = 0; f < index.fields.length; f++) {
+      const values = joinValues(doc.fields, index.fields[f]!);
+      const before = old ? joinValues(old.fields, index.fields[f]!) : NO_VALUES;
+      for (let v = 0; v < values.length; v++) if (!before.includes(values[v]!)) indexKey(index.byField[f]!, values[v]!, doc.id);
     }
   }
 
@@ -54,37 +56,57 @@ export class MemorySessions {
 
   lookup(lookup: Lookup): SessionDoc[] {
     const index = this.indexes.get(lookup.template);
-    const ids = lookup.by === 'key' ? index?.byKey.get(lookup.key) : index?.byField.get(lookup.field)?.get(lookup.value);
+    const ids = lookup.by === 'key' ? index?.byKey.get(lookup.key) : index?.byField[index.fields.indexOf(lookup.field)]?.get(lookup.value);
     if (ids === undefined) return [];
     return (typeof ids === 'string' ? [ids] : [...ids]).map((id) => this.sessions.get(id)!);
   }
 
   private indexOf(template: string): TemplateIndex {
     let index = this.indexes.get(template);
-    if (!index) this.indexes.set(template, (index = { byKey: new Map(), byField: new Map() }));
+    if (!index) this.indexes.set(template, (index = { byKey: new Map(), fields: [], byField: [] }));
     return index;
   }
 
-  private unindexFields(index: TemplateIndex, doc: SessionDoc): void {
-    for (const [name, byValue] of index.byField) {
-      for (const value of joinValues(doc.fields, name)) byValue.get(value)?.delete(doc.id);
+  /** Drops the old version's values that the new one no longer offers. */
+  private unindexFields(index: TemplateIndex, old: SessionDoc, doc: SessionDoc): void {
+    for (let f = 0; f < index.fields.length; f++) {
+      const name = index.fields[f]!;
+      const values = joinValues(doc.fields, name);
+      for (const value of joinValues(old.fields, name)) if (!values.includes(value)) unindexKey(index.byField[f]!, value, old.id);
     }
   }
 }
 
+/** Session id, or ids when several sessions share the key or value (no collection per entry). */
+type Ids = string | string[];
+
 interface TemplateIndex {
-  /** Anchor key → session id, or ids when a key has several sessions (splits); no Set per key. */
-  readonly byKey: Map<string, string | string[]>;
-  /** Join field → value → session ids. */
-  readonly byField: Map<string, Map<string, Set<string>>>;
+  /** Anchor key → session ids. */
+  readonly byKey: Map<string, Ids>;
+  /** The indexed (join) fields, and by position in it: value → session ids. */
+  readonly fields: readonly string[];
+  readonly byField: ReadonlyArray<Map<string, Ids>>;
 }
 
-function indexKey(byKey: Map<string, string | string[]>, key: string, id: string): void {
-  const ids = byKey.get(key);
-  if (ids === undefined) byKey.set(key, id);
-  else if (typeof ids === 'string') byKey.set(key, [ids, id]);
-  else ids.push(id);
+function indexKey(index: Map<string, Ids>, key: string, id: string): void {
+  const ids = index.get(key);
+  if (ids === undefined) index.set(key, id);
+  else if (typeof ids === 'string') {
+    if (ids !== id) index.set(key, [ids, id]);
+  } else if (!ids.includes(id)) ids.push(id);
 }
+
+function unindexKey(index: Map<string, Ids>, key: string, id: string): void {
+  const ids = index.get(key);
+  if (ids === id) index.delete(key);
+  else if (Array.isArray(ids)) {
+    const rest = ids.filter((other) => other !== id);
+    if (rest.length === 0) index.delete(key);
+    else index.set(key, rest.length === 1 ? rest[0]! : rest);
+  }
+}
+
+const NO_VALUES: readonly string[] = Object.freeze([]);
 
 function fieldKey(template: string, name: string, value: string): string {
   return `${template}\u0000${name}\u0000${value}`;

@@ -111,7 +111,7 @@ export class Replay {
 
   result(): ReplayResult {
     const sessions = [...this.store.sessions.values()].sort(bySessionOrder);
-    const orphans = [...this.store.orphans.values()].sort((a, b) => a.time - b.time || a.id.localeCompare(b.id));
+    const orphans = [...this.store.orphans.values()].sort((a, b) => a.time - b.time || compare(a.id, b.id));
     return { sessions, orphans, errors: this.errors, summary: this.summary(sessions) };
   }
 
@@ -211,6 +211,11 @@ function reasonKind(reason: string): string {
   return reason;
 }
 
+/** Template, start, key, id — by code unit, not locale: the same order on every machine, and cheap. */
 function bySessionOrder(a: SessionDoc, b: SessionDoc): number {
-  return a.template.localeCompare(b.template) || a.start - b.start || a.key.localeCompare(b.key) || a.id.localeCompare(b.id);
+  return compare(a.template, b.template) || a.start - b.start || compare(a.key, b.key) || compare(a.id, b.id);
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
