@@ -3,7 +3,7 @@ import { AnchorWindows } from './anchor.js';
 import { evaluate, joinFieldValues, joinValues } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { JoinIndex } from './join.js';
-import { dedupId, normalise, orphanId } from './normalise.js';
+import { dedupId, normalise, Orphaned, orphanId, Rejected, Unmatched } from './normalise.js';
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
 import type {
@@ -76,20 +76,11 @@ export class Correlator {
   ingest(source: string, value: unknown, at: number | undefined, out: Emission[]): string | undefined {
     this.out = out;
     const normal = normalise(this.template, source, value);
-    switch (normal.kind) {
-      case 'rejected':
-        return normal.reason;
-      case 'unmatched':
-        this.counters.unmatched++;
-        break;
-      case 'orphan':
-        this.emitOrphan(normal.orphan);
-        break;
-      case 'event':
-        if (this.template.steps[normal.event.stepIndex]!.kind === 'anchor') this.onAnchor(normal.event);
-        else this.onSupplement(normal.event);
-        break;
-    }
+    if (normal instanceof Rejected) return normal.reason;
+    if (normal instanceof Unmatched) this.counters.unmatched++;
+    else if (normal instanceof Orphaned) this.emitOrphan(normal.orphan);
+    else if (this.template.steps[normal.stepIndex]!.kind === 'anchor') this.onAnchor(normal);
+    else this.onSupplement(normal);
     this.watermarks.observe(source, normal.time, at);
     this.tick(at);
     return undefined;

@@ -4,31 +4,42 @@ import { hash64 } from './hash.js';
 import { parseEventTime, readPath } from './time.js';
 import type { NormalEvent, OrphanDoc } from './types.js';
 
-/** What one template makes of one record. */
-export type Normalised =
-  | { readonly kind: 'event'; readonly time: number; readonly event: NormalEvent }
-  | { readonly kind: 'unmatched'; readonly time: number }
-  | { readonly kind: 'orphan'; readonly time: number; readonly orphan: OrphanDoc }
-  | { readonly kind: 'rejected'; readonly reason: string };
+/**
+ * What one template makes of one record: an event (the common case, returned as the event itself,
+ * which sessions then hold), or one of these.
+ */
+export type Normalised = NormalEvent | Unmatched | Orphaned | Rejected;
+
+/** Matches no step; its time still moves the source's watermark. */
+export class Unmatched {
+  constructor(readonly time: number) {}
+}
+
+/** Matches a step but its key cannot be read. */
+export class Orphaned {
+  constructor(readonly time: number, readonly orphan: OrphanDoc) {}
+}
+
+/** Not a record at all (not an object, no parsable time). */
+export class Rejected {
+  constructor(readonly reason: string) {}
+}
 
 /** Step match (first `when` that holds, in declared order), event time, dedup id, anchor key or join value. */
 export function normalise(template: CompiledTemplate, source: string, value: unknown): Normalised {
   const spec = template.sources.get(source)!;
   if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    return { kind: 'rejected', reason: 'record is not a JSON object' };
+    return new Rejected('record is not a JSON object');
   }
   const rawTime = readPath(value, spec.time);
   const time = parseEventTime(rawTime);
   if (time === undefined) {
-    return {
-      kind: 'rejected',
-      reason: rawTime === undefined
-        ? `no time field "${spec.time}"`
-        : `time field "${spec.time}" is not epoch ms, epoch s or ISO-8601: ${JSON.stringify(rawTime).slice(0, 60)}`,
-    };
+    return new Rejected(rawTime === undefined
+      ? `no time field "${spec.time}"`
+      : `time field "${spec.time}" is not epoch ms, epoch s or ISO-8601: ${JSON.stringify(rawTime).slice(0, 60)}`);
   }
   const step = firstMatch(template.stepsBySource.get(source) ?? [], value);
-  if (!step) return { kind: 'unmatched', time };
+  if (!step) return new Unmatched(time);
   const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
   const id = dedupId(value, spec.id);
   let key: string;
@@ -37,16 +48,12 @@ export function normalise(template: CompiledTemplate, source: string, value: unk
     key = keyString(fast === UNSURE || fast === FAIL ? keyExpr.run({ r: value }) : fast);
   } catch (error) {
     const what = step.kind === 'anchor' ? 'anchor key' : `join key for ${step.join.field}`;
-    return {
-      kind: 'orphan',
-      time,
-      orphan: {
-        id: orphanId(template.id, step.name, id), template: template.id, step: step.name, source, time, value,
-        reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}`,
-      },
-    };
+    return new Orphaned(time, {
+      id: orphanId(template.id, step.name, id), template: template.id, step: step.name, source, time, value,
+      reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}`,
+    });
   }
-  return { kind: 'event', time, event: { template: template.id, step: step.name, stepIndex: step.index, source, time, id, key, value } };
+  return { template: template.id, step: step.name, stepIndex: step.index, source, time, id, key, value };
 }
 
 /** The first step of a source whose `when` holds for the record (declared order). */

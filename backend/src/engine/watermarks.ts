@@ -16,14 +16,23 @@ export class Watermarks {
   private readonly progress = new Map<string, SourceProgress>();
   private ended = false;
   private startedAt: number | undefined;
+  /** Bumped whenever a source's max time rises: `stage` is recomputed only then (or when idleness may change it). */
+  private epoch = 0;
+  /** The last stage computed, for which sources, and whether any of them can turn idle. */
+  private readonly stageCache = { epoch: -1, names: undefined as readonly string[] | undefined, idle: false, value: -Infinity };
 
   constructor(private readonly sources: ReadonlyMap<string, SourceSpec>) {}
 
   observe(source: string, time: number, at: number | undefined): void {
     const p = this.progress.get(source);
-    if (!p) this.progress.set(source, { maxTime: time, lastSeenAt: at });
-    else {
-      if (time > p.maxTime) p.maxTime = time;
+    if (!p) {
+      this.progress.set(source, { maxTime: time, lastSeenAt: at });
+      this.epoch++;
+    } else {
+      if (time > p.maxTime) {
+        p.maxTime = time;
+        this.epoch++;
+      }
       if (at !== undefined) p.lastSeenAt = at;
     }
   }
@@ -43,6 +52,20 @@ export class Watermarks {
   stage(names: readonly string[], now: number | undefined): number {
     if (this.ended) return Infinity;
     if (this.startedAt === undefined) this.startedAt = now;
+    // Without idle sources the stage depends on max times only: unchanged since the last call, same answer.
+    const cache = this.stageCache;
+    if (cache.names !== names) {
+      cache.names = names;
+      cache.idle = names.some((n) => this.sources.get(n)!.idleMs !== undefined);
+      cache.epoch = -1;
+    }
+    if (cache.epoch === this.epoch && !cache.idle) return cache.value;
+    cache.value = this.compute(names, now);
+    cache.epoch = this.epoch;
+    return cache.value;
+  }
+
+  private compute(names: readonly string[], now: number | undefined): number {
     let min = Infinity;
     let maxIdle = -Infinity;
     for (let i = 0; i < names.length; i++) {
@@ -64,5 +87,6 @@ export class Watermarks {
 
   restore(state: Record<string, SourceProgress>): void {
     for (const [name, p] of Object.entries(state)) this.progress.set(name, { ...p });
+    this.epoch++;
   }
 }
