@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { SessionSummary, Store } from '../store/index.js';
+import type { SessionBrief, Store } from '../store/index.js';
 import { SEVERITIES } from '../template/index.js';
 import { fieldAttributeName, rootSpanIdOf, traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
@@ -68,19 +68,24 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
   app.get('/api/traces/:traceId', traceById(false));
   app.get('/api/v2/traces/:traceId', traceById(true));
 
-  app.get('/api/search', async (request) => {
+  app.get('/api/search', async (request, reply) => {
     const p = parseInput(searchParams, request.query, 'query');
     if (p.tags !== undefined && p.tags.trim() !== '') throw badRequest('tag-based search (tags=) is not supported: use q with TraceQL, e.g. q={ .verdict = "paid_no_callback" }');
     const filter = parseTraceQL(p.q ?? '{}');
     const query = traceQLToSearch(filter);
-    const page = await store.search({
+    const page = await store.searchBriefs({
       ...query,
       ...(p.start !== undefined ? { from: p.start * 1000 } : {}),
       ...(p.end !== undefined ? { to: (p.end + 1) * 1000 } : {}),
       limit: p.limit ?? 20,
     });
-    const traces = page.sessions.map((s) => searchHit(s, filter));
-    return { traces, metrics: { inspectedTraces: traces.length, completedJobs: 1, totalJobs: 1 } };
+    const shown = shownFields(filter);
+    const traces = page.sessions.map((s) => searchHit(s, shown));
+    // Built as text from JSON.stringify'd parts: each hit's span set is encoded once, though Tempo's
+    // answer carries it twice (`spanSet`, deprecated, and `spanSets`).
+    return reply
+      .type('application/json; charset=utf-8')
+      .send(`{"traces":[${traces.join(',')}],"metrics":{"inspectedTraces":${traces.length},"completedJobs":1,"totalJobs":1}}`);
   });
 
   app.get('/api/search/tags', async (request) => {
@@ -169,34 +174,49 @@ function typeOf(value: string): TypedValue['type'] {
   return 'string';
 }
 
-/** A search hit as Tempo answers it: the trace summary and the matched (root) span. */
-function searchHit(s: SessionSummary, filter: TraceQLQuery) {
-  const startNanos = `${BigInt(Math.round(s.start)) * 1_000_000n}`;
-  const attributes: { key: string; value: Record<string, unknown> }[] = [];
-  const put = (key: string, v: unknown) => {
-    if (v === undefined || v === null) return;
-    if (typeof v === 'number') attributes.push({ key, value: Number.isInteger(v) ? { intValue: String(v) } : { doubleValue: v } });
-    else if (typeof v === 'boolean') attributes.push({ key, value: { boolValue: v } });
-    else attributes.push({ key, value: { stringValue: Array.isArray(v) ? JSON.stringify(v) : String(v) } });
-  };
-  put('verdict', s.verdict);
-  put('severity', s.severity);
-  put('key', s.key);
+/** The fields a TraceQL filter names: a search hit shows their values as span attributes. */
+function shownFields(filter: TraceQLQuery): string[] {
+  const out: string[] = [];
   for (const alternatives of filter) {
     const a = alternatives[0]!.attribute;
-    if (a.kind === 'field') put(fieldAttributeName(a.name), s.fields[a.name]);
+    if (a.kind === 'field') out.push(a.name);
   }
-  const spanSet = {
-    spans: [{ spanID: rootSpanIdOf(s.id), name: s.template, startTimeUnixNano: startNanos, durationNanos: `${BigInt(Math.max(0, Math.round(s.end - s.start))) * 1_000_000n}`, attributes }],
-    matched: 1,
-  };
-  return {
-    traceID: traceIdOf(s.id),
-    rootServiceName: s.template,
-    rootTraceName: s.template,
-    startTimeUnixNano: startNanos,
-    durationMs: Math.max(0, Math.round(s.end - s.start)),
-    spanSet,
-    spanSets: [spanSet],
-  };
+  return out;
+}
+
+/** Epoch ms as decimal nanoseconds (exact for integers: no floating point on the way). */
+function nanos(ms: number): string {
+  const whole = Math.round(ms);
+  return whole === 0 ? '0' : Number.isSafeInteger(whole) ? `${whole}000000` : `${BigInt(whole) * 1_000_000n}`;
+}
+
+/** An OTLP/JSON attribute (`{"key":…,"value":{…}}`) as text; empty for a null or missing value. */
+function attributeJson(key: string, v: unknown): string {
+  if (v === undefined || v === null) return '';
+  const k = JSON.stringify(key);
+  if (typeof v === 'number') return Number.isInteger(v) ? `{"key":${k},"value":{"intValue":"${v}"}}` : `{"key":${k},"value":{"doubleValue":${JSON.stringify(v)}}}`;
+  if (typeof v === 'boolean') return `{"key":${k},"value":{"boolValue":${v}}}`;
+  return `{"key":${k},"value":{"stringValue":${JSON.stringify(Array.isArray(v) ? JSON.stringify(v) : String(v))}}}`;
+}
+
+/**
+ * A search hit as Tempo answers it, as JSON text: the trace summary and the matched (root) span.
+ * Written out by hand because a search answers 20 of them and generic JSON.stringify of the nested
+ * objects cost more than the database read; every value still goes through JSON.stringify, and
+ * the span set, which Tempo's answer carries twice (`spanSet`, deprecated, and `spanSets`), is
+ * encoded once.
+ */
+function searchHit(s: SessionBrief, shown: readonly string[]): string {
+  const startNanos = nanos(s.start);
+  const durationMs = Math.max(0, Math.round(s.end - s.start));
+  const attributes = [attributeJson('verdict', s.verdict), attributeJson('severity', s.severity), attributeJson('key', s.key)];
+  for (const name of shown) attributes.push(attributeJson(fieldAttributeName(name), s.fields[name]));
+  const name = JSON.stringify(s.template);
+  const spanSet =
+    `{"spans":[{"spanID":"${rootSpanIdOf(s.id)}","name":${name},"startTimeUnixNano":"${startNanos}","durationNanos":"${nanos(durationMs)}",` +
+    `"attributes":[${attributes.filter((a) => a !== '').join(',')}]}],"matched":1}`;
+  return (
+    `{"traceID":"${traceIdOf(s.id)}","rootServiceName":${name},"rootTraceName":${name},"startTimeUnixNano":"${startNanos}","durationMs":${durationMs},` +
+    `"spanSet":${spanSet},"spanSets":[${spanSet}]}`
+  );
 }

@@ -2,6 +2,9 @@ import type { Lookup, OrphanDoc, SessionDoc } from '../engine/types.js';
 import { MAX_EVENTS_BYTES, prepareBatch, queryText } from './normalise.js';
 import type { PreparedSession } from './normalise.js';
 import {
+  BRIEF_COLUMNS,
+  briefOf,
+  type BriefRowData,
   buildFieldValues,
   buildOrphans,
   buildSearch,
@@ -22,6 +25,7 @@ import {
 import {
   LOOKUP_LIMIT,
   StoreQueryError,
+  type BriefPage,
   type FieldValuesOptions,
   type FieldValuesResult,
   type OrphanPage,
@@ -188,6 +192,13 @@ export abstract class SqlStore implements Store {
     const built = buildSearch(this.dialect, query);
     const rows = (await this.select(built.sql, built.params)) as unknown as SummaryRowData[];
     const page = pageOf(rows, built.limit, summaryOf);
+    return { sessions: page.items, cursor: page.cursor };
+  }
+
+  async searchBriefs(query: SearchQuery): Promise<BriefPage> {
+    const built = buildSearch(this.dialect, query, BRIEF_COLUMNS);
+    const rows = (await this.select(built.sql, built.params)) as unknown as BriefRowData[];
+    const page = pageOf(rows, built.limit, briefOf);
     return { sessions: page.items, cursor: page.cursor };
   }
 

@@ -8,6 +8,7 @@ import {
   type FieldValuesOptions,
   type OrphanQuery,
   type SearchQuery,
+  type SessionBrief,
   type SessionSummary,
   type StatsQuery,
   type StatsRow,
@@ -121,6 +122,9 @@ export const HEAD_COLUMNS =
   'id, template, anchor_key, key_full, start_ms, end_ms, status, version, verdict, severity, explain_text, split_of, merged_into, fields_json';
 export const SUMMARY_COLUMNS = `${HEAD_COLUMNS.split(', ').map((c) => `s.${c}`).join(', ')}, s.notes, s.updated_ms, s.event_count`;
 
+/** What a {@link SessionBrief} is read from. */
+export const BRIEF_COLUMNS = 's.id, s.template, s.anchor_key, s.key_full, s.start_ms, s.end_ms, s.verdict, s.severity, s.fields_json';
+
 export interface BuiltQuery {
   readonly sql: string;
   readonly params: unknown[];
@@ -211,7 +215,7 @@ function probesOf(dialect: Dialect, c: FieldCondition): Probe[] {
   }
 }
 
-export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
+export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = SUMMARY_COLUMNS): BuiltQuery {
   const limit = pageLimit(q.limit, 50, 1000);
   const params: unknown[] = [];
   const where: string[] = [];
@@ -285,7 +289,7 @@ export function buildSearch(dialect: Dialect, q: SearchQuery): BuiltQuery {
   });
   params.push(limit + 1);
   const sql =
-    `SELECT ${SUMMARY_COLUMNS} FROM ${from}` +
+    `SELECT ${columns} FROM ${from}` +
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${timeCol} DESC, ${idCol} DESC LIMIT ?`;
   return { sql, params, limit };
@@ -351,6 +355,21 @@ export function summaryOf(row: SummaryRowData): SessionSummary {
     eventCount: Number(row.event_count),
     notes: parseNotes(row.notes),
     updatedAt: Number(row.updated_ms),
+  };
+}
+
+export type BriefRowData = Pick<HeadRowData, 'id' | 'template' | 'anchor_key' | 'key_full' | 'start_ms' | 'end_ms' | 'verdict' | 'severity' | 'fields_json'>;
+
+export function briefOf(row: BriefRowData): SessionBrief {
+  return {
+    id: String(row.id),
+    template: String(row.template),
+    key: row.key_full ?? String(row.anchor_key),
+    start: Number(row.start_ms),
+    end: Number(row.end_ms),
+    verdict: row.verdict,
+    severity: row.severity as Severity | null,
+    fields: JSON.parse(row.fields_json) as Readonly<Record<string, FieldValue>>,
   };
 }
 

@@ -38,6 +38,11 @@ export interface Store {
   getStored(id: string): Promise<StoredSession | undefined>;
   /** Sessions matching every condition, newest first (start, then id, descending), keyset-paginated. */
   search(query: SearchQuery): Promise<SearchPage>;
+  /**
+   * The same search, each hit reduced to what a trace search shows ({@link SessionBrief}): fewer
+   * columns read and decoded (Tempo search, Grafana's trace lists).
+   */
+  searchBriefs(query: SearchQuery): Promise<BriefPage>;
   /** Counts per verdict per bucket, read from the rollups (never from the sessions table). */
   stats(query: StatsQuery): Promise<StatsRow[]>;
   /** Most frequent values of a field (for Grafana variables and search suggestions). */
@@ -145,6 +150,15 @@ export interface SessionSummary extends Omit<SessionDoc, 'events'> {
   readonly eventCount: number;
   readonly notes: readonly string[];
   readonly updatedAt: number;
+}
+
+/** A search hit as a trace search shows it. */
+export type SessionBrief = Pick<SessionDoc, 'id' | 'template' | 'key' | 'start' | 'end' | 'verdict' | 'severity' | 'fields'>;
+
+export interface BriefPage {
+  readonly sessions: SessionBrief[];
+  /** As {@link SearchPage.cursor}. */
+  readonly cursor: string | null;
 }
 
 /** A field value in a condition; numbers compare numerically, strings and booleans as text. */

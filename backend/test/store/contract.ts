@@ -266,6 +266,25 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       expect(got[0]!.fields.items).toBeDefined();
     });
 
+    it('answers briefs (trace search) with the same hits and cursors as full summaries', async () => {
+      for (const query of [
+        { limit: 7 },
+        { fields: [{ field: 'channel', op: '=' as const, value: 'alipay' }], verdict: 'ok', limit: 3 },
+        { fields: [{ field: 'amount', op: 'range' as const, gt: 10 }], template: 'payment', limit: 4 },
+      ]) {
+        let cursor: string | undefined;
+        do {
+          const full = await store.search({ ...query, ...(cursor ? { cursor } : {}) });
+          const brief = await store.searchBriefs({ ...query, ...(cursor ? { cursor } : {}) });
+          expect(brief.cursor).toBe(full.cursor);
+          expect(brief.sessions).toEqual(
+            full.sessions.map((s) => ({ id: s.id, template: s.template, key: s.key, start: s.start, end: s.end, verdict: s.verdict, severity: s.severity, fields: s.fields })),
+          );
+          cursor = full.cursor ?? undefined;
+        } while (cursor);
+      }
+    });
+
     it('filters by field equality, with and without the other conditions', async () => {
       expect(ids(await all(store, { fields: [{ field: 'channel', op: '=', value: 'alipay' }], limit: 3 }))).toEqual(
         expected((d) => d.fields.channel === 'alipay'),
