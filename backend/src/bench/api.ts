@@ -18,7 +18,11 @@
  *                           deployment sizes it to the working set. `keep` leaves it alone.
  *                           The tables are then read once (the warm pages of a server that has been
  *                           up a while); the run prints how many pages still came from disk.
- *   WEFT_BENCH_WORKERS      `weft serve --workers` (default: the CPU count)
+ *   WEFT_BENCH_WORKERS      `weft serve --workers` (default 1: on this 2-core machine, shared with
+ *                           autocannon and MariaDB, a second worker lowered req/s and raised p99 in
+ *                           every alternated comparison — see README)
+ *   WEFT_BENCH_WEFT         the `weft` entry point to start (default this checkout's bin/weft.js),
+ *                           e.g. another build for a before/after comparison in one session
  *   WEFT_BENCH_NODE_ARGS    extra node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
  *   WEFT_BENCH_RUNS         which runs, in order (default `trace,search,mixed`)
  *
@@ -32,7 +36,6 @@
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { hash64 } from '../engine/hash.js';
@@ -46,7 +49,7 @@ const SERVER = (env.WEFT_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306').replace(/
 const DATABASE = env.WEFT_BENCH_DATABASE ?? 'weft_bench_api';
 const SECONDS = Number(env.WEFT_BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(env.WEFT_BENCH_CONNECTIONS ?? 50);
-const WORKERS = Number(env.WEFT_BENCH_WORKERS ?? availableParallelism());
+const WORKERS = Number(env.WEFT_BENCH_WORKERS ?? 1);
 const TOKEN = 'bench-token';
 const DAY = 86_400_000;
 const BEGIN = Date.parse('2025-11-01T00:00:00Z');
@@ -264,7 +267,7 @@ function freePort(): Promise<number> {
 /** `weft serve` with `workers` processes; resolves once every worker listens. */
 async function startServer(storeUrl: string, workers: number): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort();
-  const weft = fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
+  const weft = env.WEFT_BENCH_WEFT ?? fileURLToPath(new URL('../../bin/weft.js', import.meta.url));
   const nodeArgs = (env.WEFT_BENCH_NODE_ARGS ?? '').split(/\s+/).filter((a) => a !== '');
   const args = [...nodeArgs, weft, 'serve', '--store', storeUrl, '--port', String(port), '--token', TOKEN, '--workers', String(workers), '--log-level', 'warn'];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'pipe'] });

@@ -14,30 +14,39 @@ export interface Flattened {
  * scalar type stay arrays, other arrays and odd values become JSON text, nulls are skipped.
  */
 export function flattenRecord(value: unknown, into: Attributes = {}, limit = MAX_ATTRIBUTES): Flattened {
-  let count = Object.keys(into).length;
-  let dropped = 0;
-  const put = (key: string, v: AttributeValue): void => {
-    if (count >= limit) {
-      dropped++;
-      return;
-    }
-    into[key] = v;
-    count++;
-  };
-  const walk = (prefix: string, v: unknown): void => {
-    if (v === null || v === undefined) return;
-    if (typeof v === 'object' && !Array.isArray(v)) {
-      const entries = Object.entries(v as Record<string, unknown>);
-      if (entries.length === 0 && prefix !== '') put(prefix, '{}');
-      for (const [k, child] of entries) walk(prefix === '' ? k : `${prefix}.${k}`, child);
-      return;
-    }
-    const key = prefix === '' ? 'value' : prefix;
-    const attribute = attributeValue(v);
-    if (attribute !== undefined) put(key, attribute);
-  };
-  walk('', value);
-  return { attributes: into, dropped };
+  const state: FlattenState = { into, limit, count: Object.keys(into).length, dropped: 0 };
+  walk(state, '', value);
+  return { attributes: into, dropped: state.dropped };
+}
+
+interface FlattenState {
+  readonly into: Attributes;
+  readonly limit: number;
+  count: number;
+  dropped: number;
+}
+
+// Module-level functions rather than closures: a trace request flattens every record of a session.
+function put(state: FlattenState, key: string, v: AttributeValue): void {
+  if (state.count >= state.limit) {
+    state.dropped++;
+    return;
+  }
+  state.into[key] = v;
+  state.count++;
+}
+
+function walk(state: FlattenState, prefix: string, v: unknown): void {
+  if (v === null || v === undefined) return;
+  if (typeof v === 'object' && !Array.isArray(v)) {
+    const o = v as Record<string, unknown>;
+    const keys = Object.keys(o);
+    if (keys.length === 0 && prefix !== '') put(state, prefix, '{}');
+    for (const k of keys) walk(state, prefix === '' ? k : `${prefix}.${k}`, o[k]);
+    return;
+  }
+  const attribute = attributeValue(v);
+  if (attribute !== undefined) put(state, prefix === '' ? 'value' : prefix, attribute);
 }
 
 /** A scalar or homogeneous scalar array as an attribute value; anything else as (bounded) JSON text. */

@@ -161,22 +161,42 @@ function recordSpans(
   traceId: string,
   root: SpanContext,
 ): RecordSpan[] {
-  const occurrences = new Map<string, number>();
-  const contexts = events.map((e) => {
-    const valueJson = JSON.stringify(e.value) ?? 'null';
-    const identity = `${e.step}\u0000${e.time}\u0000${valueJson}`;
-    const n = occurrences.get(identity) ?? 0;
-    occurrences.set(identity, n + 1);
-    return context(traceId, recordSpanIdOf(session.id, e.step, e.time, valueJson, n));
-  });
+  const n = events.length;
+  const contexts: SpanContext[] = new Array(n);
+  // Identical records (same step, time and raw value) are told apart by their occurrence; most
+  // sessions have none, so the map is made only when two records share a step and a time.
+  let occurrences: Map<string, number> | undefined;
   const byStep = new Map<string, number[]>();
-  events.forEach((e, i) => byStep.set(e.step, [...(byStep.get(e.step) ?? []), i]));
-  return events.map((e, i) => {
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
+    const valueJson = JSON.stringify(e.value) ?? 'null';
+    let occurrence = 0;
+    if (occurrences === undefined && i > 0 && !(events[i - 1]!.time < e.time)) {
+      // Times strictly rising so far: no two earlier records were identical. Count them from here on.
+      occurrences = new Map();
+      for (let j = 0; j < i; j++) {
+        const earlier = events[j]!;
+        occurrences.set(`${earlier.step}\u0000${earlier.time}\u0000${JSON.stringify(earlier.value) ?? 'null'}`, 1);
+      }
+    }
+    if (occurrences) {
+      const identity = `${e.step}\u0000${e.time}\u0000${valueJson}`;
+      occurrence = occurrences.get(identity) ?? 0;
+      occurrences.set(identity, occurrence + 1);
+    }
+    contexts[i] = context(traceId, recordSpanIdOf(session.id, e.step, e.time, valueJson, occurrence));
+    const same = byStep.get(e.step);
+    if (same) same.push(i);
+    else byStep.set(e.step, [i]);
+  }
+  const out: RecordSpan[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const e = events[i]!;
     const parentIndex = template ? treeParentIndex(e, template, byStep, events) : undefined;
     const end = spanEnd(events, i);
     const attributes: Attributes = { step: e.step, source: e.source };
     const { dropped } = flattenRecord(e.value, attributes);
-    return {
+    out[i] = {
       start: e.time,
       end,
       span: span({
@@ -188,12 +208,15 @@ function recordSpans(
         attributes,
         droppedAttributes: dropped,
         events: [],
-        status: { code: SpanStatusCode.UNSET },
+        status: UNSET,
         service: e.source,
       }),
     };
-  });
+  }
+  return out;
 }
+
+const UNSET: ReadableSpan['status'] = { code: SpanStatusCode.UNSET };
 
 /**
  * The record's parent: a record of the nearest ancestor step (in the behaviour tree) the session
