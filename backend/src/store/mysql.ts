@@ -271,7 +271,14 @@ export class MysqlStore extends SqlStore {
           const applied = new Set(rows.map((r) => Number(r.version)));
           for (const m of MIGRATIONS) {
             if (applied.has(m.version)) continue;
-            for (const sql of m.mysql) await c.query(sql);
+            for (const sql of m.mysql) {
+              try {
+                await c.query(sql);
+              } catch (error) {
+                // ER_DUP_KEYNAME: an index this migration adds exists already (an earlier run of it was cut short).
+                if ((error as { errno?: number }).errno !== 1061) throw error;
+              }
+            }
             await c.query(
               'INSERT INTO schema_migrations (version, name, applied_ms) VALUES (?, ?, ?) ON DUPLICATE KEY UPDATE version = version',
               [m.version, m.name, Date.now()],

@@ -231,6 +231,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ${MYSQL_TABLE}`,
     ],
   },
+  {
+    version: 3,
+    name: 'sessions by anchor key alone (key search without a template read the whole table)',
+    sqlite: ['CREATE INDEX IF NOT EXISTS ix_sessions_anchor ON sessions (anchor_key, start_ms, id)'],
+    // MySQL 8 has no ADD INDEX IF NOT EXISTS: the runner takes "duplicate key name" as done (a
+    // migration cut short after this statement runs again).
+    mysql: ['ALTER TABLE sessions ADD INDEX ix_sessions_anchor (anchor_key, start_ms, id)'],
+  },
 ];
 
 export const SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));

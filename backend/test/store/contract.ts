@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FieldValue, SessionDoc, SessionStatus } from '../../src/engine/types.js';
 import { StoreQueryError, type SearchQuery, type SessionSummary, type Store } from '../../src/store/index.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import {
   T0,
   actualFieldRows,
@@ -64,12 +65,19 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       const [a, b] = await Promise.all([h.open(), h.open()]);
       await Promise.all([a.migrate(), b.migrate(), store.migrate()]);
       const rows = await h.sql('SELECT version FROM schema_migrations ORDER BY version');
-      expect(rows.map((r) => Number(r.version))).toEqual([1, 2]);
-      expect(store.info().schemaVersion).toBe(2);
+      expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
+      expect(store.info().schemaVersion).toBe(SCHEMA_VERSION);
       expect(store.info().kind).toBe(h.name);
       expect(store.info().tidb).toBe(false);
       await a.close();
       await b.close();
+    });
+
+    it('run a migration again when it was cut short after its DDL (before it was recorded)', async () => {
+      await h.sql('DELETE FROM schema_migrations WHERE version = ?', [SCHEMA_VERSION]);
+      await store.migrate();
+      const rows = await h.sql('SELECT version FROM schema_migrations ORDER BY version');
+      expect(rows.map((r) => Number(r.version))).toEqual(MIGRATIONS.map((m) => m.version));
     });
   });
 
