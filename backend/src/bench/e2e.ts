@@ -13,6 +13,8 @@
  *                         and each source is one partition here so arrival order is the workload's)
  *   WEFT_BENCH_RATE       records/s produced in the freshness phase (default 500)
  *   WEFT_BENCH_MYSQL      server URL without database (default mysql://root@127.0.0.1:3306)
+ *   WEFT_BENCH_MARKS      print the monotonic clock (µs, the clock of --cpu-prof) where each phase
+ *                         starts and ends, to cut a CPU profile of the run down to one phase
  */
 import { spawn } from 'node:child_process';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -82,9 +84,12 @@ async function produce(producer: Producer, recs: readonly Rec[], prefix: string,
   }
 }
 
-/** (a): a consumer group over the source topics, handlers that do nothing. */
-async function consumeOnly(kafka: Kafka, prefix: string, total: number): Promise<number> {
-  const consumer = kafka.consumer({ groupId: `bench-consume-${Date.now()}`, maxBytesPerPartition: 10 * 1024 * 1024, maxBytes: 50 * 1024 * 1024 });
+/**
+ * (a): a consumer group over the source topics, handlers that do nothing, with the fetch settings
+ * `weft run`'s own consumers use (bytes per partition, longest fetch wait) on the same broker.
+ */
+async function consumeOnly(kafka: Kafka, prefix: string, total: number, fetch: { maxBytesPerPartition: number; maxWaitTimeInMs: number }): Promise<number> {
+  const consumer = kafka.consumer({ groupId: `bench-consume-${Date.now()}`, ...fetch });
   await consumer.connect();
   await consumer.subscribe({ topics: Object.values(TOPIC).map((t) => prefix + t), fromBeginning: true });
   let n = 0;
@@ -113,6 +118,11 @@ function parseOnly(recs: readonly Rec[]): number {
   const ms = performance.now() - t0;
   if (keep === 0) throw new Error('nothing parsed');
   return (recs.length * 3) / (ms / 1000);
+}
+
+/** Phase boundaries on the clock of `node --cpu-prof` profiles (µs). */
+function mark(phase: string): void {
+  if (process.env.WEFT_BENCH_MARKS) console.log(`    mark ${phase} ${process.hrtime.bigint() / 1000n}`);
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -144,13 +154,6 @@ async function main(): Promise<void> {
     }
     await admin.disconnect();
 
-    const a = await consumeOnly(kafka, 'bench-', backlog.length);
-    const b = parseOnly(backlog);
-    const ceiling = 1 / (1 / a + 1 / b);
-    console.log(`(a) kafkajs consume only        ${fmt(a)} records/s`);
-    console.log(`(b) JSON.parse only             ${fmt(b)} records/s`);
-    console.log(`    combined ceiling 1/(1/a+1/b) ${fmt(ceiling)} records/s`);
-
     const config = parseConfig({
       templates: TEMPLATES,
       store: `${MYSQL}/${DATABASE}`,
@@ -159,6 +162,16 @@ async function main(): Promise<void> {
       checkpoint: { intervalMs: 2_000 },
       log: { level: 'warn' },
     });
+    mark('a');
+    const a = await consumeOnly(kafka, 'bench-', backlog.length, { maxBytesPerPartition: config.backpressure.maxBatchBytes, maxWaitTimeInMs: config.kafka!.maxWaitMs });
+    mark('b');
+    const b = parseOnly(backlog);
+    mark('b-end');
+    const ceiling = 1 / (1 / a + 1 / b);
+    console.log(`(a) kafkajs consume only        ${fmt(a)} records/s`);
+    console.log(`(b) JSON.parse only             ${fmt(b)} records/s`);
+    console.log(`    combined ceiling 1/(1/a+1/b) ${fmt(ceiling)} records/s`);
+
     service = await RunService.start(config, { logger: log, listen: false });
     const pipeline = service.kafka!;
     const written: Array<{ at: number; sessions: readonly SessionDoc[] }> = [];
@@ -168,6 +181,7 @@ async function main(): Promise<void> {
     const recordsIn = async () => (await service!.metrics.recordsIn.get()).values.reduce((n, v) => n + v.value, 0);
     while ((await recordsIn()) === 0) await sleep(5);
     const t0 = performance.now();
+    mark('c');
     const consumed = async () => {
       const admin = kafka.admin();
       await admin.connect();
@@ -181,6 +195,7 @@ async function main(): Promise<void> {
     };
     while (!((await recordsIn()) >= backlog.length && (await consumed()))) await sleep(50);
     const c = backlog.length / ((performance.now() - t0) / 1000);
+    mark('c-end');
     console.log(`(c) weft run Kafka→engine→MariaDB ${fmt(c)} records/s   = ${(c / ceiling).toFixed(3)} of the ceiling (target ≥ 0.5)`);
     const sum = async (m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, by?: string) => {
       const out: Record<string, number> = {};

@@ -27,6 +27,8 @@ import type { CompiledTemplate } from '../template/index.js';
 import { TopicDeadLetters, type DeadLetter } from '../sources/deadletter.js';
 import { partitionOf, topicPartitions } from '../sources/kafka.js';
 import type { CheckpointStore } from './checkpoint.js';
+import { AnchorGate, relayedSources, type GateState } from './gate.js';
+import { Outbox, type Outgoing } from './outbox.js';
 import type { KafkaConfig, RunConfig } from './config.js';
 import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
 import type { RunMetrics } from './metrics.js';
@@ -49,13 +51,46 @@ export interface PipelineDeps {
   readonly enrichment?: RunEnrichment;
 }
 
-/** Anchor topic messages: a record for one template's engine, or a watermark mark (`m`). */
-type AnchorMessage = { t: string; s: string; r: unknown; m?: undefined } | { t: string; s: string; m: number };
+/**
+ * Anchor topic messages: a record for one template's engine (`time`: its event time), or a mark
+ * (`m`): source partition `o` was read up to the message's timestamp, where the source reached
+ * event time `m`. `j` is set on what join partition `j` forwarded or relayed, absent on what came
+ * straight from normalise.
+ */
+type AnchorMessage = { t: string; s: string; r: unknown; time?: number; j?: number; m?: undefined } | { t: string; s: string; m: number; o?: string; j?: number };
+
+/** An anchor partition: its engines, and the gate that orders the direct and the join path. */
+interface AnchorPart {
+  readonly shard: Shard;
+  readonly gate: AnchorGate;
+  /** Records left to read in the partition at the last fetch (0: held messages wait on wall time). */
+  lag: number;
+}
+
+interface AnchorCheckpoint extends ShardState {
+  readonly gate?: GateState;
+}
+
+/**
+ * Normalise reads its source partitions in step by arrival time: a partition more than this ahead
+ * of the slowest one that still has records to read pauses until that one catches up.
+ */
+const ALIGN_MS = 5_000;
+
+/**
+ * Within a batch that spans more arrival time than this (a backlog), normalise also marks each
+ * directly routed source's progress every this much arrival time, so anchor partitions' watermarks
+ * move as often as a replay's would (otherwise only at batch ends, which fires the idle trigger).
+ */
+const MARK_EVERY_MS = 10_000;
+
+/** How long direct messages wait for relayed marks when the partition has nothing more to read, and how many may wait. */
+const GATE_LIMITS = { maxHoldMs: 500, maxHeld: 50_000, slackMs: 1_000 };
 /** Join topic messages: a supplement, an announcement, or a clock mark. */
 type JoinMessage =
   | { k: 's'; t: string; s: string; f: string; v: string; time: number; o: Offer[]; r: unknown }
   | { k: 'a'; t: string; f: string; v: string; key: string; time: number }
-  | { k: 'm'; t: string; s: string; time: number };
+  | { k: 'm'; t: string; s: string; o?: string; time: number };
 
 interface Owned<S> {
   readonly partition: number;
@@ -71,20 +106,25 @@ interface Owned<S> {
 
 export class KafkaPipeline {
   private readonly producer: Producer;
+  private readonly outbox: Outbox;
   private readonly normaliseConsumer: Consumer;
   private readonly joinConsumer: Consumer;
   private readonly anchorConsumer: Consumer;
   private readonly deadLetters: TopicDeadLetters;
-  private readonly anchors = new Map<number, Owned<Shard>>();
+  private readonly anchors = new Map<number, Owned<AnchorPart>>();
   private readonly joins = new Map<number, Owned<JoinShard>>();
   private readonly loading = new Map<string, Promise<unknown>>();
   private routers = new Map<string, Router>();
-  /** Per template, the sources whose time-only mark record matches no step (safe to send as marks). */
-  private markable = new Map<string, Set<string>>();
+  /** Per template, the sources whose records reach anchor partitions through the join stage (their marks are relayed there). */
+  private relayed = new Map<string, Set<string>>();
   private topicSources = new Map<string, string[]>();
   private subscribed = new Set<string>();
   private partitions = { anchor: 1, join: 1 };
   private readonly sentMarks = new Map<string, number>();
+  /** Per source topic-partition: arrival time of the latest record normalised, and records left to read then. */
+  private readonly frontier = new Map<string, { topic: string; partition: number; at: number; lag: number }>();
+  private readonly paused = new Map<string, () => void>();
+  private alignedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private normaliseRunning = false;
@@ -96,6 +136,7 @@ export class KafkaPipeline {
     const k = (this.kafkaConfig = deps.config.kafka);
     this.stage = { normalise: `${k.group}-normalise`, join: `${k.group}-join`, anchor: `${k.group}-anchor` };
     this.producer = deps.kafka.producer({ allowAutoTopicCreation: true });
+    this.outbox = new Outbox(this.producer);
     const consumer = (groupId: string) => deps.kafka.consumer({
       groupId,
       sessionTimeout: k.sessionTimeoutMs,
@@ -170,7 +211,7 @@ export class KafkaPipeline {
   openSessions(): Map<string, { open: number; watermarks: Map<string, number> }> {
     const result = new Map<string, { open: number; watermarks: Map<string, number> }>();
     for (const owned of this.anchors.values()) {
-      for (const [template, s] of owned.state.stats()) {
+      for (const [template, s] of owned.state.shard.stats()) {
         const entry = result.get(template) ?? { open: 0, watermarks: new Map<string, number>() };
         entry.open += s.open;
         for (const [source, w] of Object.entries(s.watermarks)) {
@@ -187,11 +228,7 @@ export class KafkaPipeline {
 
   private useTemplates(templates: readonly CompiledTemplate[]): void {
     this.routers = new Map(templates.map((t) => [t.id, new Router(t)]));
-    this.markable = new Map(templates.map((t) => {
-      const router = this.routers.get(t.id)!;
-      const ok = [...t.sources.values()].filter((s) => router.route(s.name, { [s.time]: 0 }).kind === 'unmatched').map((s) => s.name);
-      return [t.id, new Set(ok)];
-    }));
+    this.relayed = new Map(templates.map((t) => [t.id, relayedSources(t)]));
     const topicSources = new Map<string, string[]>();
     for (const t of templates) {
       for (const s of t.sources.values()) {
@@ -206,7 +243,10 @@ export class KafkaPipeline {
 
   private async templatesChanged(templates: readonly CompiledTemplate[]): Promise<void> {
     this.useTemplates(templates);
-    await Promise.all([...this.anchors.values()].map((o) => this.serial(o, () => o.state.setTemplates(templates))));
+    await Promise.all([...this.anchors.values()].map((o) => this.serial(o, async () => {
+      o.state.gate.setTemplates(templates);
+      await o.state.shard.setTemplates(templates);
+    })));
     for (const o of this.joins.values()) o.state.setTemplates(templates);
     const topics = new Set(this.topicSources.keys());
     const same = topics.size === this.subscribed.size && [...topics].every((t) => this.subscribed.has(t));
@@ -235,24 +275,33 @@ export class KafkaPipeline {
     this.normaliseRunning = true;
   }
 
-  private async normaliseBatch({ batch, resolveOffset, heartbeat }: EachBatchPayload): Promise<void> {
+  private async normaliseBatch({ batch, resolveOffset, heartbeat, pause }: EachBatchPayload): Promise<void> {
     const sources = this.topicSources.get(batch.topic) ?? [];
     const { topics } = this.kafkaConfig;
     const anchorOut: Message[] = [];
     const joinOut: Message[] = [];
     const dead: DeadLetter[] = [];
     const maxTime = new Map<string, number>();
+    const origin = `${batch.topic}/${batch.partition}`;
+    const firstAt = Number(batch.messages[0]?.timestamp);
+    let markedAt = firstAt;
+    let latest: string | undefined;
     for (const message of batch.messages) {
-      const origin = `${batch.topic}/${batch.partition}@${message.offset}`;
+      const where = `${origin}@${message.offset}`;
       const text = message.value?.toString('utf8') ?? '';
       const timestamp = message.timestamp;
+      if (latest === undefined || Number(timestamp) > Number(latest)) latest = timestamp;
+      if (Number(timestamp) - markedAt >= MARK_EVERY_MS) {
+        this.progressMarks(maxTime, origin, timestamp, anchorOut);
+        markedAt = Number(timestamp);
+      }
       for (const source of sources) this.deps.metrics.recordsIn.inc({ source });
       let value: unknown;
       try {
         value = JSON.parse(text);
       } catch (error) {
         for (const source of sources) this.reject(source, 'malformed');
-        dead.push({ source: sources[0] ?? batch.topic, reason: 'malformed', detail: `not JSON: ${(error as Error).message}`, raw: message.value ?? '', origin });
+        dead.push({ source: sources[0] ?? batch.topic, reason: 'malformed', detail: `not JSON: ${(error as Error).message}`, raw: message.value ?? '', origin: where });
         continue;
       }
       for (const source of sources) {
@@ -270,9 +319,9 @@ export class KafkaPipeline {
           if (route.time > (maxTime.get(markKey) ?? -Infinity)) maxTime.set(markKey, route.time);
           if (route.kind === 'unmatched') continue;
           taken = true;
-          const envelope = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"r":${text}}`;
           if (route.kind === 'anchor' || route.kind === 'keyless') {
             const key = route.kind === 'anchor' ? route.key : '';
+            const envelope = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"time":${route.time},"r":${text}}`;
             anchorOut.push({ partition: partitionOf(`${t}\u0000${key}`, this.partitions.anchor), value: envelope, timestamp });
             if (route.kind === 'anchor') {
               for (const offer of route.offers) joinOut.push(this.announcement(t, offer, route.key, route.time, timestamp));
@@ -284,23 +333,53 @@ export class KafkaPipeline {
         }
         if (refusal && !taken) {
           this.reject(source, refusal.reason);
-          dead.push({ source, reason: refusal.reason, detail: refusal.detail, raw: message.value ?? '', origin });
+          dead.push({ source, reason: refusal.reason, detail: refusal.detail, raw: message.value ?? '', origin: where });
         } else if (!taken && !refusal) {
           this.reject(source, 'no_step');
         }
       }
     }
     await heartbeat();
-    const topicMessages = [];
-    if (anchorOut.length > 0) topicMessages.push({ topic: topics.anchor, messages: anchorOut });
-    if (joinOut.length > 0) topicMessages.push({ topic: topics.join, messages: joinOut });
-    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
+    // Marks after the records they cover, in the same request (one record batch per partition).
+    this.marks(maxTime, origin, latest ?? String(Date.now()), anchorOut, joinOut);
+    await this.outbox.send([{ topic: topics.anchor, messages: anchorOut }, { topic: topics.join, messages: joinOut }]);
     if (dead.length > 0) {
       await this.deadLetters.send(dead);
       for (const d of dead) this.deps.metrics.deadLetters.inc({ source: d.source, reason: d.reason });
     }
-    await this.sendMarks(maxTime);
     resolveOffset(batch.lastOffset());
+    if (latest !== undefined) this.align(batch.topic, batch.partition, Number(latest), Number(batch.offsetLag()), pause);
+  }
+
+  /**
+   * Keeps source partitions in step by arrival time, as Kafka Streams does across a task's
+   * partitions: on a backlog, topics read at different speeds would otherwise hand the engines a
+   * processing time (the records' arrival) far ahead of the slower sources' watermarks, which
+   * fires the idle trigger on every open session, and let some sources' records fall behind
+   * others' watermarks (the late path). Partitions with nothing left to read hold nobody back.
+   */
+  private align(topic: string, partition: number, at: number, lag: number, pause: () => () => void): void {
+    const key = `${topic}/${partition}`;
+    this.frontier.set(key, { topic, partition, at, lag });
+    const slowest = this.slowestFrontier();
+    if (lag > 0 && at > slowest + ALIGN_MS && !this.paused.has(key)) this.paused.set(key, pause());
+    this.resumeAligned(slowest);
+  }
+
+  private slowestFrontier(): number {
+    let slowest = Infinity;
+    for (const f of this.frontier.values()) if (f.lag > 0 && !this.paused.has(`${f.topic}/${f.partition}`) && f.at < slowest) slowest = f.at;
+    return slowest;
+  }
+
+  private resumeAligned(slowest: number, all = false): void {
+    if (slowest !== Infinity || all) this.alignedAt = Date.now();
+    for (const [key, resume] of this.paused) {
+      const f = this.frontier.get(key);
+      if (!all && f && f.at > slowest + ALIGN_MS) continue;
+      this.paused.delete(key);
+      resume();
+    }
   }
 
   private reject(source: string, reason: RejectReason): void {
@@ -315,25 +394,33 @@ export class KafkaPipeline {
     };
   }
 
-  /** Sends each source's advanced event time to every internal partition, after the records it covers. */
-  private async sendMarks(maxTime: Map<string, number>): Promise<void> {
-    const anchor: Message[] = [];
-    const join: Message[] = [];
-    const now = String(Date.now());
+  /**
+   * After each batch, per source: source partition `origin` was read up to arrival time `at` (the
+   * batch's latest timestamp), where the source reached its largest event time so far. To every
+   * join partition, and to every anchor partition for sources whose records go there straight;
+   * the others' marks reach the anchor stage through the join stage, behind what they cover.
+   */
+  /** Mid-batch marks of directly routed sources, to anchor partitions only (see MARK_EVERY_MS). */
+  private progressMarks(maxTime: Map<string, number>, origin: string, at: string, anchor: Message[]): void {
     for (const [markKey, time] of maxTime) {
-      if (time <= (this.sentMarks.get(markKey) ?? -Infinity)) continue;
+      const [t, s] = markKey.split('\u0000') as [string, string];
+      if (this.relayed.get(t)?.has(s)) continue;
+      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"m":${time}}`;
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: at });
+    }
+  }
+
+  private marks(maxTime: Map<string, number>, origin: string, at: string, anchor: Message[], join: Message[]): void {
+    for (const [markKey, batchMax] of maxTime) {
+      const time = Math.max(batchMax, this.sentMarks.get(markKey) ?? -Infinity);
       this.sentMarks.set(markKey, time);
       const [t, s] = markKey.split('\u0000') as [string, string];
-      const joinMark = `{"k":"m","t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"time":${time}}`;
-      for (let p = 0; p < this.partitions.join; p++) join.push({ partition: p, value: joinMark, timestamp: now });
-      if (!this.markable.get(t)?.has(s)) continue;
-      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"m":${time}}`;
-      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: now });
+      const joinMark = `{"k":"m","t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"time":${time}}`;
+      for (let p = 0; p < this.partitions.join; p++) join.push({ partition: p, value: joinMark, timestamp: at });
+      if (this.relayed.get(t)?.has(s)) continue;
+      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"m":${time}}`;
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: at });
     }
-    const topicMessages = [];
-    if (anchor.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.anchor, messages: anchor });
-    if (join.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.join, messages: join });
-    if (topicMessages.length > 0) await this.producer.sendBatch({ topicMessages, acks: -1 });
   }
 
   // ── stateful stages: ownership, checkpoints ──────────────────────────────────────────────────
@@ -347,7 +434,7 @@ export class KafkaPipeline {
         owned.delete(partition);
         this.deps.log.info({ topic, partition, offset: o.next }, 'partition released');
         void (topic === this.kafkaConfig.topics.anchor
-          ? this.checkpointAnchor(o as unknown as Owned<Shard>, true)
+          ? this.checkpointAnchor(o as unknown as Owned<AnchorPart>, true)
           : this.checkpointJoin(o as unknown as Owned<JoinShard>, true)).catch(() => undefined);
       }
     });
@@ -398,12 +485,9 @@ export class KafkaPipeline {
     if (batch.messages.length === 0) return;
     const { metrics } = this.deps;
     const o = await this.own(this.stage.anchor, batch.topic, this.anchors, batch.partition, Number(batch.firstOffset()),
-      (state) => {
-        const shard = new Shard(`anchor/${batch.partition}`, this.deps.templates.templates, this.deps.store, metrics, state as ShardState | undefined, this.deps.enrichment);
-        if (this.deps.written) shard.onWritten = this.deps.written;
-        return shard;
-      });
+      (state) => this.anchorPart(batch.partition, state as AnchorCheckpoint | undefined));
     if (this.anchors.get(batch.partition) !== o) return;
+    const { shard, gate } = o.state;
     try {
       await this.serial(o, async () => {
         let n = 0;
@@ -412,20 +496,24 @@ export class KafkaPipeline {
           if (offset < o.next) continue;
           if (!isRunning() || isStale()) break;
           const envelope = JSON.parse(message.value!.toString('utf8')) as AnchorMessage;
-          const at = Number(message.timestamp);
-          const template = this.routers.get(envelope.t)?.template;
+          const at = message.timestamp === undefined ? undefined : Number(message.timestamp);
+          const t = envelope.t;
+          const now = Date.now();
           if (envelope.m !== undefined) {
-            const spec = template?.sources.get(envelope.s);
-            if (spec) await o.state.ingest(envelope.t, envelope.s, { [spec.time]: envelope.m }, at);
-          } else {
-            const rejection = await o.state.ingest(envelope.t, envelope.s, envelope.r, at);
-            if (rejection !== undefined) this.deps.log.warn({ template: envelope.t, source: envelope.s, rejection }, 'record refused by the engine after routing (template changed?)');
+            const origin = envelope.o ?? '';
+            if (at === undefined || Number.isNaN(at)) await shard.observe(t, envelope.s, envelope.m, undefined);
+            else if (envelope.j !== undefined) gate.relay(t, envelope.s, origin, envelope.j, envelope.m, at, now);
+            else if (!gate.isRelayed(t, envelope.s)) gate.mark(t, envelope.s, origin, envelope.m, at, now);
+          } else if (!gate.record(t, envelope.s, envelope.time ?? 0, at, envelope.r, now)) {
+            await this.apply(shard, t, envelope.s, envelope.r, at);
           }
           o.next = offset + 1;
           o.dirty = true;
           if (++n % 2000 === 0) await heartbeat();
         }
-        await o.state.release();
+        o.state.lag = Number(batch.offsetLag());
+        for (const t of gate.templatesHolding()) await this.letThrough(o.state, t, Date.now(), o.state.lag === 0);
+        await shard.release(o.state.lag > 0);
         // Moves kafkajs's fetch position only; commits happen with checkpoints.
         if (o.next > 0) resolveOffset(String(o.next - 1));
       });
@@ -437,10 +525,33 @@ export class KafkaPipeline {
     if (Date.now() - o.checkpointedAt >= this.deps.config.checkpoint.intervalMs) await this.checkpointAnchor(o, false);
   }
 
-  private async checkpointAnchor(o: Owned<Shard>, final: boolean): Promise<void> {
+  private anchorPart(partition: number, state: AnchorCheckpoint | undefined): AnchorPart {
+    const { templates } = this.deps.templates;
+    const shard = new Shard(`anchor/${partition}`, templates, this.deps.store, this.deps.metrics, state, this.deps.enrichment);
+    if (this.deps.written) shard.onWritten = this.deps.written;
+    return { shard, gate: new AnchorGate(templates, this.partitions.join, GATE_LIMITS, state?.gate), lag: 0 };
+  }
+
+  private async apply(shard: Shard, template: string, source: string, record: unknown, at: number | undefined): Promise<void> {
+    const rejection = await shard.ingest(template, source, record, at);
+    if (rejection !== undefined) this.deps.log.warn({ template, source, rejection }, 'record refused by the engine after routing (template changed?)');
+  }
+
+  /**
+   * Feeds the engine the messages of `template` that no longer wait (see gate.ts). Marks carry no
+   * processing time: the records they cover carry theirs.
+   */
+  private async letThrough(part: AnchorPart, template: string, now: number, idle: boolean): Promise<void> {
+    for (const held of part.gate.release(template, now, idle)) {
+      if (held.record === undefined) await part.shard.observe(template, held.source, held.time, undefined);
+      else await this.apply(part.shard, template, held.source, held.record, held.at);
+    }
+  }
+
+  private async checkpointAnchor(o: Owned<AnchorPart>, final: boolean): Promise<void> {
     await this.checkpoint(this.stage.anchor, this.kafkaConfig.topics.anchor, this.anchorConsumer, o, final, async () => {
-      await o.state.flush();
-      return o.state.snapshot();
+      await o.state.shard.flush();
+      return { ...o.state.shard.snapshot(), gate: o.state.gate.snapshot() } satisfies AnchorCheckpoint;
     });
   }
 
@@ -454,6 +565,8 @@ export class KafkaPipeline {
     try {
       await this.serial(o, async () => {
         const forwards: Forward[] = [];
+        /** Marks of relayed sources seen in this batch: passed on after every forward of the batch. */
+        const relays = new Map<string, { time: number; at: string | undefined }>();
         let next = o.next;
         for (const message of batch.messages) {
           const offset = Number(message.offset);
@@ -468,11 +581,16 @@ export class KafkaPipeline {
             forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }));
           } else {
             forwards.push(...o.state.advance(m.t, m.s, m.time));
+            if (this.relayed.get(m.t)?.has(m.s)) {
+              const key = `${m.t}\u0000${m.s}\u0000${m.o ?? ''}`;
+              const was = relays.get(key);
+              relays.set(key, { time: Math.max(m.time, was?.time ?? -Infinity), at: was && Number(was.at) > Number(message.timestamp) ? was.at : message.timestamp });
+            }
           }
           next = offset + 1;
         }
         await heartbeat();
-        await this.forward(forwards);
+        await this.forward(forwards, batch.partition, relays);
         o.next = next;
         o.dirty = true;
         if (next > 0) resolveOffset(String(next - 1));
@@ -485,16 +603,18 @@ export class KafkaPipeline {
     if (Date.now() - o.checkpointedAt >= this.deps.config.checkpoint.intervalMs) await this.checkpointJoin(o, false);
   }
 
-  /** Supplements to their session's anchor partition (or their value's home); chained join values announced. */
-  private async forward(forwards: readonly Forward[]): Promise<void> {
-    if (forwards.length === 0) return;
+  /**
+   * Supplements to their session's anchor partition (or their value's home); chained join values
+   * announced; then this join partition's marks of relayed sources to every anchor partition.
+   */
+  private async forward(forwards: readonly Forward[], from: number, relays: ReadonlyMap<string, { time: number; at: string | undefined }>): Promise<void> {
     const anchor: Message[] = [];
     const join: Message[] = [];
     for (const { supplement: s, key } of forwards) {
       const route = key === null ? `${s.template}\u0000\u0000${s.field}\u0000${s.value}` : `${s.template}\u0000${key}`;
       anchor.push({
         partition: partitionOf(route, this.partitions.anchor),
-        value: JSON.stringify({ t: s.template, s: s.source, r: s.record }),
+        value: JSON.stringify({ t: s.template, s: s.source, time: s.time, j: from, r: s.record }),
         ...(s.at === undefined ? {} : { timestamp: String(s.at) }),
       });
       if (key !== null) {
@@ -502,9 +622,14 @@ export class KafkaPipeline {
         for (const offer of s.offers) join.push(this.announcement(s.template, offer, key, s.time, timestamp));
       }
     }
-    const topicMessages = [{ topic: this.kafkaConfig.topics.anchor, messages: anchor }];
-    if (join.length > 0) topicMessages.push({ topic: this.kafkaConfig.topics.join, messages: join });
-    await this.producer.sendBatch({ topicMessages, acks: -1 });
+    for (const [key, { time, at }] of relays) {
+      const [t, source, origin] = key.split('\u0000') as [string, string, string];
+      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"o":${JSON.stringify(origin)},"j":${from},"m":${time}}`;
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, ...(at === undefined ? {} : { timestamp: at }) });
+    }
+    const out: Outgoing[] = [{ topic: this.kafkaConfig.topics.anchor, messages: anchor }];
+    if (join.length > 0) out.push({ topic: this.kafkaConfig.topics.join, messages: join });
+    await this.outbox.send(out);
   }
 
   private async checkpointJoin(o: Owned<JoinShard>, final: boolean): Promise<void> {
@@ -548,12 +673,16 @@ export class KafkaPipeline {
   private async tick(): Promise<void> {
     if (this.stopping) return;
     const now = Date.now();
+    // Never wait long on a partition that stopped delivering (no batch from it for a second).
+    if (this.paused.size > 0 && now - this.alignedAt > 1_000) this.resumeAligned(Infinity, true);
     const interval = this.deps.config.checkpoint.intervalMs;
     await Promise.all([...this.anchors.values()].map(async (o) => {
       try {
         await this.serial(o, async () => {
-          await o.state.tick(now);
-          await o.state.release();
+          const { shard, gate } = o.state;
+          for (const t of gate.templatesHolding()) await this.letThrough(o.state, t, now, o.state.lag === 0);
+          await shard.tick(now);
+          await shard.release(o.state.lag > 0);
         });
         if (now - o.checkpointedAt >= interval) await this.checkpointAnchor(o, false);
       } catch (error) {

@@ -83,7 +83,11 @@ export class Router {
       time: { [step]: BigInt(time) }, fields, steps: [step],
     };
     const offers: Offer[] = [];
+    // A one-record session holds only `step`: skip what the template's presence analysis knows
+    // must fail then (a CEL error costs a stack capture and a formatted message per record).
+    const presence = { step: (name: string) => name === step, field: (name: string) => fields[name] !== undefined };
     for (const spec of this.template.joinFields) {
+      if (spec.expr.fails?.(presence)) continue;
       let plain: unknown;
       try {
         plain = toPlain(spec.expr.run(context));

@@ -73,6 +73,16 @@ export class Shard implements EnrichedTarget {
     return known ? rejection : `unknown source "${source}"`;
   }
 
+  /** A watermark mark relayed from another stage: `source`'s event time reached `time` in `template`. */
+  async observe(template: string, source: string, time: number, at: number | undefined): Promise<void> {
+    const engine = this.engines.get(template)?.engine;
+    if (!engine) return;
+    this.noteArrival(at);
+    this.dirty = true;
+    engine.observe(source, time, at, this.out);
+    if (this.out.length > 0) await this.sink.drain(engine, this.out);
+  }
+
   /** A lookup one of this shard's sessions waited for is known now: the session fires again (read back from the store if it left memory). */
   enriched(request: EnrichRequest): Promise<void> {
     return this.serial(async () => {
@@ -105,10 +115,10 @@ export class Shard implements EnrichedTarget {
     await this.flush();
   }
 
-  /** Answers late requests, then starts writing what is buffered; waits only when too many writes are outstanding. */
-  async release(): Promise<void> {
+  /** Answers late requests, then starts writing what is buffered (`behind`: may wait to gather more, see StoreSink.release); waits only when too many writes are outstanding. */
+  async release(behind = false): Promise<void> {
     await this.sink.settle();
-    await this.sink.release();
+    await this.sink.release(2, behind);
     this.countLate();
   }
 

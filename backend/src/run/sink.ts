@@ -10,10 +10,15 @@ import type { Emission, Engine, EnrichRequest, LateRequest, OrphanDoc, SessionDo
 import type { Store } from '../store/index.js';
 import { orphanReasonKind, type RunMetrics } from './metrics.js';
 
+const LINGER_SESSIONS = 2_000;
+const LINGER_MS = 1_000;
+
 export class StoreSink {
   private readonly fires = new Map<string, SessionDoc>();
   private readonly orphans = new Map<string, OrphanDoc>();
   private readonly late: Array<{ engine: Engine; request: LateRequest }> = [];
+  /** When the last write started (wall clock). */
+  private startedAt = 0;
   /** Writes started and not yet awaited, oldest first. */
   private inflight: Array<Promise<void>> = [];
   /** Called after each write with the sessions written (freshness measurement, tests). */
@@ -60,24 +65,40 @@ export class StoreSink {
     out.length = 0;
   }
 
-  /** Answers the late requests gathered so far (and whatever their repairs ask in turn). */
+  /**
+   * Answers the late requests gathered so far (and whatever their repairs ask in turn). Lookups run
+   * together, but a request whose sessions an earlier repair of the same round touched (same id,
+   * or a session it fired matches the lookup) waits for the next round: a repaired session usually
+   * closes again at once, so the answer read before that repair is stale, and repairing from it
+   * would drop what the earlier repair added.
+   */
   async settle(): Promise<void> {
     const out: Emission[] = [];
     while (this.late.length > 0) {
       const batch = this.late.splice(0);
       await this.flush();
       const stored = await Promise.all(batch.map((l) => this.store.lookup(l.request.lookup)));
+      const touched: SessionDoc[] = [];
+      const deferred: typeof batch = [];
       for (let i = 0; i < batch.length; i++) {
         const { engine, request } = batch[i]!;
-        engine.repair(request, stored[i]!, out);
+        const found = stored[i]!;
+        if (touched.some((t) => found.some((d) => d.id === t.id) || matches(request.lookup, t))) {
+          deferred.push(batch[i]!);
+          continue;
+        }
+        engine.repair(request, found, out);
+        touched.push(...found);
+        for (const e of out) if (e.kind === 'fire') touched.push(e.session);
         await this.drain(engine, out);
       }
+      this.late.unshift(...deferred);
     }
   }
 
   /** Writes what is buffered, and waits until it and every earlier write is durable (the store retries lost connections). */
   async flush(): Promise<void> {
-    this.release();
+    this.release(2, false);
     const writes = this.inflight;
     this.inflight = [];
     await Promise.all(writes);
@@ -87,9 +108,16 @@ export class StoreSink {
    * Starts writing what is buffered without waiting (the next batch is correlated meanwhile), then
    * waits only while more than `maxInflight` writes are outstanding: a slow store slows the
    * consumer down instead of letting unwritten fires pile up.
+   *
+   * `behind`: the input has a backlog, nobody waits on these sessions yet, so fires gather up to
+   * LINGER_SESSIONS or LINGER_MS first: later fires of the same session (complete, then final a
+   * gap later) replace earlier ones before they are written, and transactions get larger.
    */
-  async release(maxInflight = 2): Promise<void> {
-    if (this.orphans.size > 0 || this.fires.size > 0) {
+  async release(maxInflight = 2, behind = false): Promise<void> {
+    const pending = this.orphans.size + this.fires.size;
+    const linger = behind && pending < LINGER_SESSIONS && Date.now() - this.startedAt < LINGER_MS;
+    if (pending > 0 && !linger) {
+      this.startedAt = Date.now();
       const orphans = [...this.orphans.values()];
       const sessions = [...this.fires.values()];
       this.orphans.clear();
@@ -117,17 +145,20 @@ function groupWriter(store: Store, metrics: RunMetrics): GroupWriter {
 }
 
 /**
- * Group commit: while one write is in flight, every shard's flush waits for the next, which takes
+ * Group commit: while writes are in flight, every shard's flush waits for the next, which takes
  * all of them in one transaction. Small transactions from concurrent partitions (each paying a
  * commit and fighting over the same rollup rows) become one, and a lone flush still goes at once.
+ * Two transactions may be in flight: one transaction is a dozen statements in a row, each waiting
+ * on the server, and a second one fills those waits (the store keeps the higher version of a
+ * session both carry; rows are locked in key order, and a lost race is retried by the store).
  */
 class GroupWriter {
   private readonly sessions = new Map<string, SessionDoc>();
   private readonly orphans = new Map<string, OrphanDoc>();
   private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
-  private running = false;
+  private running = 0;
 
-  constructor(private readonly store: Store, private readonly metrics: RunMetrics) {}
+  constructor(private readonly store: Store, private readonly metrics: RunMetrics, private readonly parallel = 2) {}
 
   write(sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[]): Promise<void> {
     for (const s of sessions) {
@@ -137,12 +168,12 @@ class GroupWriter {
     for (const o of orphans) this.orphans.set(o.id, o);
     return new Promise((resolve, reject) => {
       this.waiters.push({ resolve, reject });
-      if (!this.running) void this.run();
+      if (this.running < this.parallel) void this.run();
     });
   }
 
   private async run(): Promise<void> {
-    this.running = true;
+    this.running++;
     while (this.waiters.length > 0) {
       const waiters = this.waiters;
       this.waiters = [];
@@ -158,6 +189,15 @@ class GroupWriter {
         for (const w of waiters) w.reject(error);
       }
     }
-    this.running = false;
+    this.running--;
   }
+}
+
+/** Whether `lookup` would find `session` (by anchor key, or by a join field holding the value). */
+function matches(lookup: LateRequest['lookup'], session: SessionDoc): boolean {
+  if (session.template !== lookup.template) return false;
+  if (lookup.by === 'key') return session.key === String(lookup.key);
+  const value = session.fields[lookup.field];
+  const values = Array.isArray(value) ? value : [value];
+  return values.some((v) => v !== null && v !== undefined && String(v) === String(lookup.value));
 }
