@@ -15,7 +15,8 @@
  * of the sources it forwards after forwarding what preceded them. The engine then sees what a
  * replay of the sources in arrival order would show it, whatever the batching and hop latency.
  *
- * The wait is bounded: a stream with no traffic sends no marks, so a message that waited
+ * A stream never heard from (a source with no records yet, e.g. right after a start) holds
+ * nothing back. The wait is bounded: a stream with no traffic sends no marks, so a message that waited
  * `maxHoldMs` of wall time while the partition had nothing more to read, or beyond `maxHeld`
  * waiting messages, goes on anyway (in order; a record behind it may then take the late path, as
  * it would without the merge). Held messages are part of the partition's checkpoint: the offset
