@@ -30,7 +30,12 @@ export class Correlator {
   /** By join index: the first join on its field (adoption is asked once per field and value). */
   private readonly firstOfField: readonly boolean[];
   private readonly watermarks: Watermarks;
-  private readonly idleDirty = new Set<SessionState>();
+  /**
+   * Sessions changed since the last idle fire, in the order they first changed (each once: the
+   * session's `idleQueued` flag). Closed and merged sessions are skipped when it is read, and
+   * compacted away when they outnumber the open ones.
+   */
+  private idleQueue: SessionState[] = [];
   private watermark = -Infinity;
   private now: number | undefined;
   private progressAt: number | undefined;
@@ -300,7 +305,10 @@ export class Correlator {
 
   private markDirty(session: SessionState): void {
     session.dirty = true;
-    if (this.template.session.idleFireMs !== undefined) this.idleDirty.add(session);
+    if (this.template.session.idleFireMs === undefined || session.idleQueued) return;
+    session.idleQueued = true;
+    this.idleQueue.push(session);
+    if (this.idleQueue.length > 1024 && this.idleQueue.length > 2 * this.windows.open) this.compactIdleQueue();
   }
 
   private tick(at: number | undefined): void {
@@ -324,17 +332,30 @@ export class Correlator {
   /** No watermark progress for `idleFire` of processing time: fire what changed, provisionally. */
   private idleTrigger(): void {
     const idleMs = this.template.session.idleFireMs;
-    if (idleMs === undefined || this.now === undefined || this.idleDirty.size === 0) return;
+    if (idleMs === undefined || this.now === undefined || this.idleQueue.length === 0) return;
     if (this.now - Math.max(this.progressAt ?? this.now, this.idleFiredAt) < idleMs) return;
-    for (const session of this.idleDirty) if (session.live && session.dirty) this.fire(session, 'idle');
-    this.idleDirty.clear();
-    this.idleFiredAt = this.now;
+    const queue = this.idleQueue;
+    this.idleQueue = [];
+    let anyLive = false;
+    for (const session of queue) {
+      session.idleQueued = false;
+      if (!session.live) continue;
+      anyLive = true;
+      if (session.dirty) this.fire(session, 'idle');
+    }
+    if (anyLive) this.idleFiredAt = this.now;
+  }
+
+  private compactIdleQueue(): void {
+    this.idleQueue = this.idleQueue.filter((session) => {
+      if (!session.live) session.idleQueued = false;
+      return session.live;
+    });
   }
 
   /** The window closed: fire final (unless a repaired session did not change) and leave memory. */
   private close(session: SessionState): void {
     this.windows.remove(session);
-    this.idleDirty.delete(session);
     if (session.dirty || session.status !== 'final') this.fire(session, session.status === 'final' ? 'late' : 'watermark');
     this.joins.forEach((join, j) => join.withdraw(session, session.announced?.[j] ?? NO_VALUES, true));
     session.live = false;
@@ -343,7 +364,6 @@ export class Correlator {
 
   private tombstone(gone: SessionState, survivor: SessionState): void {
     this.counters.merges++;
-    this.idleDirty.delete(gone);
     this.joins.forEach((join, j) => join.withdraw(gone, gone.announced?.[j] ?? NO_VALUES, false));
     if (!gone.fired) return;
     gone.version++;

@@ -24,13 +24,16 @@ export class MemorySessions {
     const old = this.sessions.get(doc.id);
     if (old && old.version >= doc.version) return;
     const index = this.indexOf(doc.template);
-    if (old) this.unindexFields(index, old, doc);
-    else indexKey(index.byKey, doc.key, doc.id);
+    if (!old) indexKey(index.byKey, doc.key, doc.id);
     this.sessions.set(doc.id, doc);
     for (let f = 0; f < index.fields.length; f++) {
-      const values = joinValues(doc.fields, index.fields[f]!);
-      const before = old ? joinValues(old.fields, index.fields[f]!) : NO_VALUES;
-      for (let v = 0; v < values.length; v++) if (!before.includes(values[v]!)) indexKey(index.byField[f]!, values[v]!, doc.id);
+      const name = index.fields[f]!;
+      // Most new versions offer the same value as the last (a scalar field that did not change).
+      if (old && old.fields[name] === doc.fields[name]) continue;
+      const values = joinValues(doc.fields, name);
+      const before = old ? joinValues(old.fields, name) : NO_VALUES;
+      for (const value of before) if (!values.includes(value)) unindexKey(index.byField[f]!, value, old!.id);
+      for (const value of values) if (!before.includes(value)) indexKey(index.byField[f]!, value, doc.id);
     }
   }
 
@@ -65,15 +68,6 @@ export class MemorySessions {
     let index = this.indexes.get(template);
     if (!index) this.indexes.set(template, (index = { byKey: new Map(), fields: [], byField: [] }));
     return index;
-  }
-
-  /** Drops the old version's values that the new one no longer offers. */
-  private unindexFields(index: TemplateIndex, old: SessionDoc, doc: SessionDoc): void {
-    for (let f = 0; f < index.fields.length; f++) {
-      const name = index.fields[f]!;
-      const values = joinValues(doc.fields, name);
-      for (const value of joinValues(old.fields, name)) if (!values.includes(value)) unindexKey(index.byField[f]!, value, old.id);
-    }
   }
 }
 

@@ -31,6 +31,8 @@ export class SessionState {
   completeFired = false;
   /** A close timer is pending for this session. */
   scheduled = false;
+  /** Queued for the idle trigger (changed since the last idle fire). */
+  idleQueued = false;
   /** False once merged away or closed: timers and indexes check it before acting. */
   live = true;
   /** What the last fire evaluated, reused while nothing changed (a final fire after a complete one). */
