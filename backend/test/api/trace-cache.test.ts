@@ -94,8 +94,8 @@ describe.skipIf(!reachable)('trace response cache', () => {
     const hits = counters().hits;
     await trace();
     expect(counters().hits).toBe(hits + 1);
-    const late = payment(2, { verdict: 'ok', severity: 'ok', explain: null, end: T0 + 6000 });
-    late.events.push({ step: 'channel_callback', source: 'channel', time: T0 + 6000, value: { trans_no: 'T1' } });
+    const paid = payment(2, { verdict: 'ok', severity: 'ok', explain: null, end: T0 + 6000 });
+    const late: SessionDoc = { ...paid, events: [...paid.events, { step: 'channel_callback', source: 'channel', time: T0 + 6000, value: { trans_no: 'T1' } }] };
     await store.upsertSessions([late]);
     const spans = spansOfV2((await trace()).rawPayload);
     expect(spans).toHaveLength(6);
