@@ -16,10 +16,18 @@ export class Watermarks {
   private readonly progress = new Map<string, SourceProgress>();
   private ended = false;
   private startedAt: number | undefined;
-  /** Bumped whenever a source's max time rises: `stage` is recomputed only then (or when idleness may change it). */
+  /**
+   * Bumped when the source holding the stage back (or one not heard from) moves: the stage is a
+   * minimum, so a rise of any other source cannot change it, and `stage` is recomputed only then
+   * (or always, when idleness may change it).
+   */
   private epoch = 0;
   /** The last stage computed, for which sources, and whether any of them can turn idle. */
-  private readonly stageCache = { epoch: -1, names: undefined as readonly string[] | undefined, idle: false, value: -Infinity };
+  private readonly stageCache = {
+    epoch: -1, names: undefined as readonly string[] | undefined, idle: false, value: -Infinity,
+    /** The source whose watermark is the stage's (undefined: recompute on any move). */
+    limiting: undefined as string | undefined,
+  };
 
   constructor(private readonly sources: ReadonlyMap<string, SourceSpec>) {}
 
@@ -31,7 +39,7 @@ export class Watermarks {
     } else {
       if (time > p.maxTime) {
         p.maxTime = time;
-        this.epoch++;
+        if (source === this.stageCache.limiting) this.epoch++;
       }
       if (at !== undefined) p.lastSeenAt = at;
     }
@@ -68,6 +76,7 @@ export class Watermarks {
   private compute(names: readonly string[], now: number | undefined): number {
     let min = Infinity;
     let maxIdle = -Infinity;
+    let limiting: string | undefined;
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
       const p = this.progress.get(name);
@@ -76,8 +85,12 @@ export class Watermarks {
       const silentSince = p ? p.lastSeenAt : this.startedAt;
       const idle = idleMs !== undefined && now !== undefined && silentSince !== undefined && now - silentSince >= idleMs;
       if (idle) maxIdle = Math.max(maxIdle, w);
-      else min = Math.min(min, w);
+      else if (w < min) {
+        min = w;
+        limiting = name;
+      }
     }
+    this.stageCache.limiting = limiting;
     return min === Infinity ? maxIdle : min;
   }
 
