@@ -513,7 +513,7 @@ export class KafkaPipeline {
         }
         o.state.lag = Number(batch.offsetLag());
         for (const t of gate.templatesHolding()) await this.letThrough(o.state, t, Date.now(), o.state.lag === 0);
-        await shard.release(o.state.lag > 0);
+        await shard.release();
         // Moves kafkajs's fetch position only; commits happen with checkpoints.
         if (o.next > 0) resolveOffset(String(o.next - 1));
       });
@@ -682,7 +682,7 @@ export class KafkaPipeline {
           const { shard, gate } = o.state;
           for (const t of gate.templatesHolding()) await this.letThrough(o.state, t, now, o.state.lag === 0);
           await shard.tick(now);
-          await shard.release(o.state.lag > 0);
+          await shard.release();
         });
         if (now - o.checkpointedAt >= interval) await this.checkpointAnchor(o, false);
       } catch (error) {

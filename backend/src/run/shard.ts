@@ -15,6 +15,9 @@ export interface ShardState {
   readonly engines: Record<string, EngineSnapshot>;
 }
 
+/** Input whose latest arrival time is this far behind the wall clock is a backlog being caught up. */
+const BEHIND_MS = 10_000;
+
 export class Shard implements EnrichedTarget {
   private readonly engines = new Map<string, { template: CompiledTemplate; engine: Engine }>();
   private readonly sink: StoreSink;
@@ -115,9 +118,12 @@ export class Shard implements EnrichedTarget {
     await this.flush();
   }
 
-  /** Answers late requests, then starts writing what is buffered (`behind`: may wait to gather more, see StoreSink.release); waits only when too many writes are outstanding. */
-  async release(behind = false): Promise<void> {
+  /** Answers late requests, then starts writing what is buffered (on a backlog it may gather more first, see StoreSink.release); waits only when too many writes are outstanding. */
+  async release(): Promise<void> {
     await this.sink.settle();
+    // Records that arrived (Kafka timestamps) long before now: catching up on a backlog, where
+    // nobody waits on each fire yet (a fetch that merely left records to read is not that).
+    const behind = this.lastAt !== undefined && Date.now() - this.lastAt > BEHIND_MS;
     await this.sink.release(2, behind);
     this.countLate();
   }

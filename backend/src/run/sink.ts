@@ -21,6 +21,8 @@ export class StoreSink {
   private startedAt = 0;
   /** Writes started and not yet awaited, oldest first. */
   private inflight: Array<Promise<void>> = [];
+  /** Sessions of writes started and not yet durable. */
+  private readonly unwritten = new Map<string, SessionDoc>();
   /** Called after each write with the sessions written (freshness measurement, tests). */
   onWritten?: (sessions: readonly SessionDoc[]) => void;
   /** A fire needs a dimension lookup the enricher's cache did not have. */
@@ -76,7 +78,9 @@ export class StoreSink {
     const out: Emission[] = [];
     while (this.late.length > 0) {
       const batch = this.late.splice(0);
-      await this.flush();
+      // The lookups must see what this sink fired; when none of that can match them, the store
+      // already answers right and the writes need not be waited for (nor cut short while behind).
+      if (batch.some((l) => this.mayHold(l.request.lookup))) await this.flush();
       const stored = await Promise.all(batch.map((l) => this.store.lookup(l.request.lookup)));
       const touched: SessionDoc[] = [];
       const deferred: typeof batch = [];
@@ -94,6 +98,13 @@ export class StoreSink {
       }
       this.late.unshift(...deferred);
     }
+  }
+
+  /** Whether a session fired here and not durable yet could answer `lookup`. */
+  private mayHold(lookup: LateRequest['lookup']): boolean {
+    for (const s of this.fires.values()) if (matches(lookup, s)) return true;
+    for (const s of this.unwritten.values()) if (matches(lookup, s)) return true;
+    return false;
   }
 
   /** Writes what is buffered, and waits until it and every earlier write is durable (the store retries lost connections). */
@@ -122,7 +133,9 @@ export class StoreSink {
       const sessions = [...this.fires.values()];
       this.orphans.clear();
       this.fires.clear();
+      for (const session of sessions) this.unwritten.set(session.id, session);
       const write = groupWriter(this.store, this.metrics).write(sessions, orphans).then(() => {
+        for (const session of sessions) if (this.unwritten.get(session.id) === session) this.unwritten.delete(session.id);
         if (sessions.length > 0) this.onWritten?.(sessions);
       });
       write.catch(() => undefined); // surfaced by the flush or release that awaits it
