@@ -24,5 +24,5 @@ COPY --from=build /src/backend/dist backend/dist
 COPY templates templates
 USER node
 EXPOSE 8787
-ENTRYPOINT ["node", "backend/bin/weft.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=64", "backend/bin/weft.js"]
 CMD ["run"]
