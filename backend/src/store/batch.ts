@@ -1,17 +1,18 @@
 /**
- * Point reads by id, coalesced: every read asked for while the event loop handles one round of I/O
- * goes to the database as one `WHERE id IN (…)` statement, sent when that round is over
- * (`setImmediate`). An API under load receives many trace requests per round; one statement per
- * round instead of one per request saves most of the per-statement cost on both sides (the socket
- * write that wakes the server, the server's parse and dispatch, the client's result handling),
- * and adds no timer: an idle server sends a lone read at the end of the round it arrived in.
+ * Point reads by id, coalesced. A read is sent at once while fewer than `maxInFlight` statements
+ * are out; beyond that, reads wait for one to come back and then go together as one
+ * `WHERE id IN (…)` statement. An idle caller pays nothing (its read leaves immediately, in the
+ * same tick); an API under load — dozens of trace requests at once — sends one statement per
+ * handful of requests instead of one each, which saves most of the per-statement cost on both
+ * sides (the socket write that wakes the server, the server's parse, optimisation and dispatch,
+ * the client's result handling).
  *
  * A read asked for after a write completed is sent after it, so a caller still reads its own
- * writes; the batch changes when statements are sent, never what they see.
+ * writes: batching changes when statements are sent, never what they see.
  */
 export class PointReads<R> {
-  private pending = new Map<string, ((error: unknown, row: R | undefined) => void)[]>();
-  private scheduled = false;
+  private queued = new Map<string, ((error: unknown, row: R | undefined) => void)[]>();
+  private inFlight = 0;
 
   /**
    * @param fetch reads the rows of up to `maxBatch` distinct keys; returns them by key
@@ -21,35 +22,52 @@ export class PointReads<R> {
     private readonly fetch: (ids: readonly string[]) => Promise<ReadonlyMap<string, R>>,
     private readonly maxBatch = 64,
     private readonly keyOf: (id: string) => string = (id) => id,
+    private readonly maxInFlight = 2,
   ) {}
 
   get(id: string): Promise<R | undefined> {
     return new Promise((resolve, reject) => {
       const key = this.keyOf(id);
-      const waiting = this.pending.get(key);
       const settle = (error: unknown, row: R | undefined) => (error === undefined ? resolve(row) : reject(error));
+      const waiting = this.queued.get(key);
       if (waiting) waiting.push(settle);
-      else this.pending.set(key, [settle]);
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
+      else this.queued.set(key, [settle]);
+      this.send();
     });
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batch = this.pending;
-    this.pending = new Map();
-    const keys = [...batch.keys()];
-    for (let i = 0; i < keys.length; i += this.maxBatch) {
-      const chunk = keys.slice(i, i + this.maxBatch);
-      this.fetch(chunk).then(
+  /** Sends queued reads while statements may be added. */
+  private send(): void {
+    while (this.queued.size > 0 && this.inFlight < this.maxInFlight) {
+      let batch: Map<string, ((error: unknown, row: R | undefined) => void)[]>;
+      if (this.queued.size <= this.maxBatch) {
+        batch = this.queued;
+        this.queued = new Map();
+      } else {
+        batch = new Map();
+        for (const [key, waiting] of this.queued) {
+          batch.set(key, waiting);
+          this.queued.delete(key);
+          if (batch.size === this.maxBatch) break;
+        }
+      }
+      this.inFlight++;
+      let fetched: Promise<ReadonlyMap<string, R>>;
+      try {
+        fetched = this.fetch([...batch.keys()]);
+      } catch (error) {
+        fetched = Promise.reject(error);
+      }
+      fetched.then(
         (rows) => {
-          for (const key of chunk) for (const settle of batch.get(key)!) settle(undefined, rows.get(key));
+          this.inFlight--;
+          for (const [key, waiting] of batch) for (const settle of waiting) settle(undefined, rows.get(key));
+          this.send();
         },
         (error: unknown) => {
-          for (const key of chunk) for (const settle of batch.get(key)!) settle(error ?? new Error('read failed'), undefined);
+          this.inFlight--;
+          for (const waiting of batch.values()) for (const settle of waiting) settle(error ?? new Error('read failed'), undefined);
+          this.send();
         },
       );
     }

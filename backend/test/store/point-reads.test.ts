@@ -4,28 +4,50 @@ import type { Store } from '../../src/store/index.js';
 import { mysqlHarness, mysqlReachable, session, type Harness } from './harness.js';
 
 describe('PointReads', () => {
-  it('sends the reads of one event-loop round as one fetch, each key once, and answers every caller', async () => {
+  it('sends a lone read at once, and reads asked for while statements are out together', async () => {
     const fetches: string[][] = [];
-    const reads = new PointReads<string>(async (ids) => {
-      fetches.push([...ids]);
-      return new Map(ids.filter((id) => id !== 'missing').map((id) => [id, `row ${id}`]));
-    }, 3);
-    const answers = await Promise.all(['a', 'b', 'a', 'missing', 'c', 'd'].map((id) => reads.get(id)));
-    expect(answers).toEqual(['row a', 'row b', 'row a', undefined, 'row c', 'row d']);
-    // 5 distinct keys, at most 3 per fetch.
-    expect(fetches).toEqual([['a', 'b', 'missing'], ['c', 'd']]);
-    // A later round is a new fetch.
-    expect(await reads.get('a')).toBe('row a');
-    expect(fetches).toHaveLength(3);
+    let open = 0;
+    let most = 0;
+    const reads = new PointReads<string>(
+      async (ids) => {
+        fetches.push([...ids]);
+        most = Math.max(most, ++open);
+        await new Promise((r) => setTimeout(r, 5));
+        open--;
+        return new Map(ids.filter((id) => id !== 'missing').map((id) => [id, `row ${id}`]));
+      },
+      3,
+      undefined,
+      2,
+    );
+    const lone = reads.get('x');
+    // Sent in the same tick: no waiting for a batch to fill.
+    expect(fetches).toEqual([['x']]);
+    expect(await lone).toBe('row x');
+    fetches.length = 0;
+    const answers = await Promise.all(['a', 'b', 'a', 'missing', 'c', 'd', 'e', 'f'].map((id) => reads.get(id)));
+    expect(answers).toEqual(['row a', 'row b', 'row a', undefined, 'row c', 'row d', 'row e', 'row f']);
+    // Two go at once; the rest wait and go at most 3 keys per statement, each key once per statement.
+    expect(fetches.slice(0, 2)).toEqual([['a'], ['b']]);
+    expect(fetches.slice(2).flat().sort()).toEqual(['a', 'c', 'd', 'e', 'f', 'missing']);
+    expect(fetches.every((f) => f.length <= 3 && new Set(f).size === f.length)).toBe(true);
+    expect(fetches).toHaveLength(4);
+    expect(most).toBe(2);
   });
 
-  it('fails every caller of a failed fetch, and only those', async () => {
-    const reads = new PointReads<string>(async (ids) => {
-      if (ids.includes('bad')) throw new Error('boom');
-      return new Map(ids.map((id) => [id, id]));
-    }, 2);
+  it('fails every caller of a failed fetch, and only those, and keeps going', async () => {
+    const reads = new PointReads<string>(
+      async (ids) => {
+        if (ids.includes('bad')) throw new Error('boom');
+        return new Map(ids.map((id) => [id, id]));
+      },
+      2,
+      undefined,
+      1,
+    );
     const results = await Promise.allSettled(['bad', 'x', 'y'].map((id) => reads.get(id)));
-    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected', 'fulfilled']);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect(await reads.get('z')).toBe('z');
   });
 
   it('pads IN lists to powers of two', () => {
