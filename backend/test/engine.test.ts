@@ -444,3 +444,16 @@ function time(r: readonly [string, object]): number {
   if (typeof v.notify_time === 'number') return v.notify_time * 1000;
   return Date.parse(v['@timestamp'] as string);
 }
+
+describe('ids', () => {
+  it('hashes parts exactly as their NUL-joined text, and keeps the published hash values', async () => {
+    const { hash64, hash64Joined } = await import('../src/engine/hash.js');
+    const fc = (await import('fast-check')).default;
+    fc.assert(fc.property(fc.array(fc.string({ unit: 'binary' }), { minLength: 1, maxLength: 5 }), (parts) => {
+      expect(hash64Joined(parts)).toBe(hash64(parts.join('\u0000')));
+    }));
+    // Session ids of stored sessions must not change between versions: pin known values.
+    expect(hash64('payment\u0000o1\u00001790000000000\u0000b-1')).toBe('dd73aed0de07553b');
+    expect(hash64('')).toBe('811c9dc5050c5d1f');
+  });
+});

@@ -1,7 +1,7 @@
 import { formatDuration, type CompiledTemplate, type SupplementStep } from '../template/index.js';
 import { AnchorWindows } from './anchor.js';
 import { evaluate, joinFieldValues, joinValues } from './evaluate.js';
-import { hash64 } from './hash.js';
+import { hash64Joined } from './hash.js';
 import { JoinIndex } from './join.js';
 import { dedupId, normalise, Orphaned, orphanId, Rejected, Unmatched } from './normalise.js';
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
@@ -523,5 +523,5 @@ function sameValues(a: readonly string[], b: readonly string[]): boolean {
 
 /** Stable for the record that opened the session, so replays give the same ids. */
 function sessionId(template: string, key: string, event: HeldEvent): string {
-  return hash64(`${template}\u0000${key}\u0000${event.time}\u0000${event.id}`);
+  return hash64Joined([template, key, String(event.time), event.id]);
 }

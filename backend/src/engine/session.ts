@@ -20,6 +20,13 @@ export function distanceTo(window: { readonly start: number; readonly end: numbe
   return t < window.start ? window.start - t : t > window.end ? t - window.end : 0;
 }
 
+/** Steps tracked in the `present` bit set (bit 31 would make the int negative). */
+const MASKED_STEPS = 31;
+
+function stepBit(step: number): number {
+  return step < MASKED_STEPS ? 1 << step : 0;
+}
+
 function byTime(a: HeldEvent, b: HeldEvent): number {
   return a.time - b.time || a.stepIndex - b.stepIndex;
 }
@@ -39,6 +46,8 @@ export class SessionState {
   evaluation: Evaluation | undefined = undefined;
   /** The events as last fired, reused with `evaluation`. */
   eventDocs: readonly EventDoc[] | undefined = undefined;
+  /** Bit i set: the session holds a record of step i (steps 0–30; later ones are looked up). */
+  private present = 0;
 
   constructor(
     readonly id: string,
@@ -53,6 +62,7 @@ export class SessionState {
     public splitOf: string | null,
   ) {
     events.sort(byTime);
+    for (const e of events) this.present |= stepBit(e.stepIndex);
   }
 
   get fired(): boolean {
@@ -66,6 +76,7 @@ export class SessionState {
   }
 
   hasStep(step: number): boolean {
+    if (step < MASKED_STEPS) return (this.present & (1 << step)) !== 0;
     const events = this.events;
     for (let i = 0; i < events.length; i++) if (events[i]!.stepIndex === step) return true;
     return false;
@@ -93,6 +104,7 @@ export class SessionState {
 
   /** Records mostly arrive in time order: walk back from the end to the event's place. */
   private insert(event: HeldEvent): void {
+    this.present |= stepBit(event.stepIndex);
     const events = this.events;
     let i = events.length;
     while (i > 0 && byTime(events[i - 1]!, event) > 0) i--;
@@ -106,6 +118,7 @@ export class SessionState {
     if (other.start < this.start) this.start = other.start;
     if (other.end > this.end) this.end = other.end;
     other.events = [];
+    other.present = 0;
     other.status = 'merged';
     other.live = false;
     this.dirty = true;

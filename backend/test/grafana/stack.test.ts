@@ -80,7 +80,7 @@ describe('docker-compose.yml', () => {
     expect(dockerfile).toMatch(/^FROM node:20/m);
     expect(dockerfile).toMatch(/npm run build --workspace backend/);
     expect(dockerfile).toMatch(/^COPY templates templates$/m);
-    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "backend\/bin\/weft.js"\]$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["node", "--max-semi-space-size=64", "backend\/bin\/weft.js"\]$/m);
     expect(env('weft').WEFT_TEMPLATES).toBe('/app/templates');
   });
 });
