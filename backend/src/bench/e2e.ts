@@ -25,6 +25,7 @@ import { parseConfig, RunService } from '../run/index.js';
 import { parseTemplate } from '../template/index.js';
 import { recordId, streamPayment } from '../workload/index.js';
 import { readFileSync } from 'node:fs';
+import { cpuSecondsOf, databasePid, loadAverage, ownCpuSeconds } from './cpu.js';
 
 const SESSIONS = Number(process.env.WEFT_BENCH_SESSIONS ?? 6_000);
 const RATE = Number(process.env.WEFT_BENCH_RATE ?? 500);
@@ -181,6 +182,8 @@ async function main(): Promise<void> {
     const recordsIn = async () => (await service!.metrics.recordsIn.get()).values.reduce((n, v) => n + v.value, 0);
     while ((await recordsIn()) === 0) await sleep(5);
     const t0 = performance.now();
+    const db = databasePid();
+    const cpu0 = { own: ownCpuSeconds(), db: db === undefined ? 0 : cpuSecondsOf(db), load: loadAverage(), written: service.store.counters().sessionsWritten };
     mark('c');
     const consumed = async () => {
       const admin = kafka.admin();
@@ -197,6 +200,14 @@ async function main(): Promise<void> {
     const c = backlog.length / ((performance.now() - t0) / 1000);
     mark('c-end');
     console.log(`(c) weft run Kafka→engine→MariaDB ${fmt(c)} records/s   = ${(c / ceiling).toFixed(3)} of the ceiling (target ≥ 0.5)`);
+    // CPU moves far less with the machine's other load than rates do: compare these before/after.
+    const writes = service.store.counters().sessionsWritten - cpu0.written;
+    const ownCpu = ownCpuSeconds() - cpu0.own;
+    const dbCpu = db === undefined ? NaN : cpuSecondsOf(db) - cpu0.db;
+    console.log(
+      `    CPU in (c): weft run ${ownCpu.toFixed(2)} s (${Math.round((ownCpu / backlog.length) * 1e6)} µs/record), MariaDB ${dbCpu.toFixed(2)} s ` +
+        `(${Math.round((dbCpu / Math.max(1, writes)) * 1e6)} µs per session written); ${fmt(writes)} session writes; load ${cpu0.load} → ${loadAverage()}`,
+    );
     const sum = async (m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, by?: string) => {
       const out: Record<string, number> = {};
       for (const v of (await m.get()).values) out[String(by ? v.labels[by] : 'all')] = (out[String(by ? v.labels[by] : 'all')] ?? 0) + v.value;

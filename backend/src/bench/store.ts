@@ -15,6 +15,12 @@
  *   WEFT_BENCH_WRITERS   concurrent upsert calls (default 3 for mysql, 1 for sqlite)
  *   WEFT_BENCH_QUERIES   samples per query kind (default 1000)
  *   WEFT_BENCH_KEEP=1    keep the databases
+ *   WEFT_BENCH_WRITES_ONLY=1  time the write phases only (load, update, fire twice), no queries
+ *
+ * Each write phase reports CPU time per written session: this process's (the store's client side;
+ * generating the documents is measured apart and left out) and the database server's (from /proc,
+ * when it runs on this machine; other clients of the same server count too). On a shared machine
+ * rates move with the load, CPU per session far less: compare those before/after.
  *   WEFT_BENCH_BUFFER_POOL  e.g. `4G`: SET GLOBAL innodb_buffer_pool_size for the run (restored
  *                        afterwards). MariaDB's packaged default is 128 MiB, far below the ~5 GB a
  *                        million sessions with their indexes take; any real deployment sizes it to
@@ -31,6 +37,7 @@ import mysql from 'mysql2/promise';
 import type { EventDoc, SessionDoc } from '../engine/types.js';
 import { hash64 } from '../engine/hash.js';
 import { openStore, type Store } from '../store/index.js';
+import { cpuSecondsOf, databasePid, loadAverage, ownCpuSeconds } from './cpu.js';
 
 const env = process.env;
 const N = Number(env.WEFT_BENCH_SESSIONS ?? 1_000_000);
@@ -39,6 +46,7 @@ const MYSQL_SERVER = (env.WEFT_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306').rep
 const BATCH = Number(env.WEFT_BENCH_BATCH ?? 1000);
 const QUERIES = Number(env.WEFT_BENCH_QUERIES ?? 1000);
 const KEEP = env.WEFT_BENCH_KEEP === '1';
+const WRITES_ONLY = env.WEFT_BENCH_WRITES_ONLY === '1';
 
 const DAY = 86_400_000;
 const END = Date.parse('2026-11-01T00:00:00Z');
@@ -133,7 +141,37 @@ async function timeQueries(label: string, count: number, run: (k: number) => Pro
   return line;
 }
 
-async function load(store: Store, writers: number): Promise<{ seconds: number; rows: number }> {
+/** CPU spent by this process (less what `generating` reports) and by the database over a phase. */
+class CpuMeter {
+  private readonly db = databasePid();
+  private readonly own0 = ownCpuSeconds();
+  private readonly db0: number;
+  private readonly load0 = loadAverage();
+  /** CPU seconds spent making documents (not the store's work). */
+  generating = 0;
+
+  constructor(private readonly measureDb: boolean) {
+    this.db0 = this.db === undefined ? 0 : cpuSecondsOf(this.db);
+  }
+
+  /** Runs the synchronous `make` and books its CPU as generation. */
+  make<T>(make: () => T): T {
+    const t = ownCpuSeconds();
+    const out = make();
+    this.generating += ownCpuSeconds() - t;
+    return out;
+  }
+
+  /** `client X µs + server Y µs per session` over `sessions` written. */
+  report(sessions: number): string {
+    const own = ownCpuSeconds() - this.own0 - this.generating;
+    const db = this.measureDb && this.db !== undefined ? cpuSecondsOf(this.db) - this.db0 : undefined;
+    const per = (s: number): string => `${Math.round((s / Math.max(1, sessions)) * 1e6)} µs`;
+    return `CPU per session: client ${per(own)}${db === undefined ? '' : `, server ${per(db)}`} (load ${this.load0} → ${loadAverage()})`;
+  }
+}
+
+async function load(store: Store, writers: number, cpu: CpuMeter): Promise<{ seconds: number; rows: number }> {
   const before = store.counters();
   const t0 = performance.now();
   let next = 0;
@@ -144,8 +182,11 @@ async function load(store: Store, writers: number): Promise<{ seconds: number; r
       const from = next;
       if (from >= N) return;
       next += BATCH;
-      const batch: SessionDoc[] = [];
-      for (let i = from; i < Math.min(N, from + BATCH); i++) batch.push(makeSession(i, 1));
+      const batch = cpu.make(() => {
+        const out: SessionDoc[] = [];
+        for (let i = from; i < Math.min(N, from + BATCH); i++) out.push(makeSession(i, 1));
+        return out;
+      });
       await store.upsertSessions(batch);
       done += batch.length;
       const now = performance.now();
@@ -164,22 +205,65 @@ async function load(store: Store, writers: number): Promise<{ seconds: number; r
   return { seconds, rows: sessions + fieldRows + 3 * sessions };
 }
 
-async function update(store: Store, count: number): Promise<number> {
+async function update(store: Store, count: number, cpu: CpuMeter): Promise<number> {
   // Late repairs: a second fire of random sessions with a new verdict (moves rollups, rewrites rows).
   const r = rng(42);
   const t0 = performance.now();
   for (let k = 0; k < count; k += BATCH) {
-    const batch: SessionDoc[] = [];
-    for (let j = 0; j < Math.min(BATCH, count - k); j++) {
-      const doc = makeSession(Math.floor(r() * N), 1);
-      batch.push({ ...doc, version: 2, verdict: 'paid_no_callback', severity: 'critical' });
-    }
+    const batch = cpu.make(() => {
+      const out: SessionDoc[] = [];
+      for (let j = 0; j < Math.min(BATCH, count - k); j++) {
+        const doc = makeSession(Math.floor(r() * N), 1);
+        out.push({ ...doc, version: 2, verdict: 'paid_no_callback', severity: 'critical' });
+      }
+      return out;
+    });
     await store.upsertSessions(batch);
   }
   return count / ((performance.now() - t0) / 1000);
 }
 
+/**
+ * What `weft run` writes: each new session fired when complete (open, version 1), then final
+ * (version 2, same fields, a later end) — half of them within one batch (the sink coalesces the
+ * two), the others a batch apart: ~1.5 session writes per session, as bench:e2e measures.
+ */
+async function fireTwice(store: Store, count: number, writers: number, cpu: CpuMeter): Promise<{ seconds: number; writes: number }> {
+  const complete = (i: number): SessionDoc => ({ ...makeSession(i, 1), status: 'open', verdict: null, severity: null, explain: null });
+  const final = (i: number): SessionDoc => ({ ...makeSession(i, 1), version: 2 });
+  const batches: SessionDoc[][] = [];
+  let writes = 0;
+  cpu.make(() => {
+    const batchCount = Math.ceil(count / BATCH);
+    for (let b = 0; b <= batchCount; b++) {
+      const batch: SessionDoc[] = [];
+      // This batch's new sessions: odd ones fire complete now and final in the next batch.
+      for (let i = N + b * BATCH; b < batchCount && i < N + Math.min(count, (b + 1) * BATCH); i++) {
+        batch.push(i % 2 === 0 ? final(i) : complete(i));
+        writes++;
+      }
+      // The previous batch's odd sessions, final now.
+      for (let i = N + (b - 1) * BATCH; b > 0 && i < N + Math.min(count, b * BATCH); i++) {
+        if (i % 2 === 1) {
+          batch.push(final(i));
+          writes++;
+        }
+      }
+      batches.push(batch);
+    }
+  });
+  // Writers take batches in order; batch b+1 starts only once batch b was handed out.
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < batches.length) await store.upsertSessions(batches[next++]!);
+  };
+  await Promise.all(Array.from({ length: writers }, () => worker()));
+  return { seconds: (performance.now() - t0) / 1000, writes };
+}
+
 async function bench(kind: string, url: string, writers: number, settle?: () => Promise<string>): Promise<string[]> {
+  const measureDb = kind === 'mysql';
   const out: string[] = [];
   const say = (line: string): void => {
     console.log(line);
@@ -189,10 +273,23 @@ async function bench(kind: string, url: string, writers: number, settle?: () => 
   const store = await openStore(url);
   say(`  server: ${store.info().server}`);
   try {
-    const loaded = await load(store, writers);
+    let cpu = new CpuMeter(measureDb);
+    const loaded = await load(store, writers, cpu);
     say(`  load: ${loaded.seconds.toFixed(1)} s  ${Math.round(N / loaded.seconds)} sessions/s  ${Math.round(loaded.rows / loaded.seconds)} rows/s (sessions + field rows + rollup rows)`);
+    say(`    ${cpu.report(N)}`);
     const updates = Math.min(N, Math.max(1000, Math.floor(N / 20)));
-    say(`  update (re-fire ${updates} with a new verdict): ${Math.round(await update(store, updates))} sessions/s`);
+    cpu = new CpuMeter(measureDb);
+    say(`  update (re-fire ${updates} with a new verdict): ${Math.round(await update(store, updates, cpu))} sessions/s`);
+    say(`    ${cpu.report(updates)}`);
+    const twice = Math.min(N, Math.max(1000, Math.floor(N / 5)));
+    cpu = new CpuMeter(measureDb);
+    const fired = await fireTwice(store, twice, writers, cpu);
+    say(
+      `  fire twice (${twice} new sessions: complete, then final; ${(fired.writes / twice).toFixed(2)} fires per session): ` +
+        `${Math.round(twice / fired.seconds)} sessions/s`,
+    );
+    say(`    ${cpu.report(twice)}`);
+    if (WRITES_ONLY) return out;
 
     // Queries are timed at rest: after a bulk load the server may still be writing back.
     if (settle !== undefined) say(`  settle: ${await settle()}`);

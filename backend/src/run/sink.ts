@@ -12,9 +12,21 @@ import { orphanReasonKind, type RunMetrics } from './metrics.js';
 
 const LINGER_SESSIONS = 2_000;
 const LINGER_MS = 1_000;
+/**
+ * While catching up a backlog, a provisional fire (status open: complete or idle trigger) waits up
+ * to this long, and at most HOLD_OPEN_SESSIONS of them, for the session's final fire to replace it:
+ * on a backlog the final fire follows a gap of event time later, seconds of wall clock at most, and
+ * one write then serves both. Flushes (checkpoints, lookups that need them, shutdown) still write
+ * everything, so what an offset commit covers is in the store as before.
+ */
+const HOLD_OPEN_MS = 5_000;
+const HOLD_OPEN_SESSIONS = 10_000;
 
 export class StoreSink {
+  /** Fires to write with the next batch (final and merged sessions; open ones when not behind). */
   private readonly fires = new Map<string, SessionDoc>();
+  /** Open sessions' fires held while behind, oldest first, with when each was first held. */
+  private readonly open = new Map<string, { session: SessionDoc; since: number }>();
   private readonly orphans = new Map<string, OrphanDoc>();
   private readonly late: Array<{ engine: Engine; request: LateRequest }> = [];
   /** When the last write started (wall clock). */
@@ -31,7 +43,7 @@ export class StoreSink {
   constructor(private readonly store: Store, private readonly metrics: RunMetrics) {}
 
   get pending(): number {
-    return this.fires.size + this.orphans.size;
+    return this.fires.size + this.open.size + this.orphans.size;
   }
 
   /** Drains `out` (emptied on return), answering late and adopt requests against the store. */
@@ -42,8 +54,7 @@ export class StoreSink {
         case 'fire': {
           const { session, trigger } = emission;
           this.metrics.fire(session.template, trigger, session.verdict, session.events.length);
-          const held = this.fires.get(session.id);
-          if (!held || held.version < session.version) this.fires.set(session.id, session);
+          this.hold(session);
           break;
         }
         case 'orphan':
@@ -100,9 +111,24 @@ export class StoreSink {
     }
   }
 
+  /** Keeps the highest version of each session until it is written. */
+  private hold(session: SessionDoc): void {
+    const held = this.fires.get(session.id) ?? this.open.get(session.id)?.session;
+    if (held && held.version >= session.version) return;
+    if (session.status === 'open') {
+      const since = this.open.get(session.id)?.since ?? Date.now();
+      this.fires.delete(session.id);
+      this.open.set(session.id, { session, since });
+    } else {
+      this.open.delete(session.id);
+      this.fires.set(session.id, session);
+    }
+  }
+
   /** Whether a session fired here and not durable yet could answer `lookup`. */
   private mayHold(lookup: LateRequest['lookup']): boolean {
     for (const s of this.fires.values()) if (matches(lookup, s)) return true;
+    for (const o of this.open.values()) if (matches(lookup, o.session)) return true;
     for (const s of this.unwritten.values()) if (matches(lookup, s)) return true;
     return false;
   }
@@ -121,14 +147,24 @@ export class StoreSink {
    * consumer down instead of letting unwritten fires pile up.
    *
    * `behind`: the input has a backlog, nobody waits on these sessions yet, so fires gather up to
-   * LINGER_SESSIONS or LINGER_MS first: later fires of the same session (complete, then final a
-   * gap later) replace earlier ones before they are written, and transactions get larger.
+   * LINGER_SESSIONS or LINGER_MS first, and open sessions' fires up to HOLD_OPEN_MS: later fires of
+   * the same session (complete, then final a gap later) replace earlier ones before they are
+   * written, and transactions get larger.
    */
   async release(maxInflight = 2, behind = false): Promise<void> {
+    const now = Date.now();
+    // Open fires that stop waiting for their final one: all when not behind, else the oldest.
+    const due: SessionDoc[] = [];
+    for (const [id, o] of this.open) {
+      if (behind && now - o.since < HOLD_OPEN_MS && this.open.size <= HOLD_OPEN_SESSIONS) break;
+      due.push(o.session);
+      this.open.delete(id);
+    }
+    for (const session of due) this.fires.set(session.id, session);
     const pending = this.orphans.size + this.fires.size;
-    const linger = behind && pending < LINGER_SESSIONS && Date.now() - this.startedAt < LINGER_MS;
+    const linger = behind && pending < LINGER_SESSIONS && now - this.startedAt < LINGER_MS;
     if (pending > 0 && !linger) {
-      this.startedAt = Date.now();
+      this.startedAt = now;
       const orphans = [...this.orphans.values()];
       const sessions = [...this.fires.values()];
       this.orphans.clear();

@@ -14,20 +14,38 @@ import {
   type Row,
   type StoredRowData,
 } from './base.js';
-import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type OrphanRow, type PreparedSession } from './normalise.js';
+import {
+  SESSION_COLUMNS,
+  prepareOrphan,
+  queryText,
+  sessionValues,
+  type FieldRow,
+  type OrphanRow,
+  type PreparedSession,
+} from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
 import type { StoreOptions, StoredSession, TemplateRecord } from './types.js';
 
+/** Placeholders one prepared statement may hold (the protocol counts them in 16 bits). */
+const MAX_PLACEHOLDERS = 65_535;
+
 /**
- * Rows per multi-row statement come from this ladder, so each connection prepares a handful of
- * statement shapes and reuses them (a batch of 1000 = 3×256 + 3×64 + 2×16 + 2×4).
+ * Rows per multi-row statement: powers of two up to what `columns` placeholders per row allow, so
+ * a table's rows of one transaction go in as few statements as the binary digits of their count
+ * (1000 = 512 + 256 + 128 + 64 + 32 + 8; usually one or two per table) while each connection
+ * prepares a dozen statement shapes per table and reuses them.
  */
-const LADDER = [256, 64, 16, 4, 1] as const;
-/** Narrow rows (fields, rollups) go 1024 to a statement. */
-const WIDE_LADDER = [1024, 256, 64, 16, 4, 1] as const;
+function ladderFor(columns: number, cap = Infinity): number[] {
+  const most = Math.min(cap, Math.floor(MAX_PLACEHOLDERS / columns));
+  const out: number[] = [];
+  for (let rows = 1; rows <= most; rows *= 2) out.unshift(rows);
+  return out;
+}
+/** Reads and deletes by id list: up to 1024 ids to a statement (a range read on the primary key). */
+const LADDER = ladderFor(1, 1024);
 /** Key deletes are disjunctions; keep them short enough for the range optimizer. */
 const DELETE_LADDER = [64, 16, 4, 1] as const;
 /** Bytes of parameters per statement (MariaDB's default max_allowed_packet is 16 MiB). */
@@ -97,7 +115,14 @@ function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
+/**
+ * New sessions go in with a plain INSERT, never an upsert: the plan's read cannot lock an id that
+ * does not exist yet, so two transactions may both plan to insert it; the second then fails on
+ * the duplicate key and is retried whole (reading the first one's row), where an upsert would
+ * overwrite a higher version and count the session twice in the rollups.
+ */
 const SESSION_INSERT = (values: string): string => `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES ${values}`;
+/** Replaced sessions: the plan read them under lock and found a lower version. */
 const SESSION_REPLACE = (values: string): string =>
   `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES ${values} ON DUPLICATE KEY UPDATE ` +
   SESSION_COLUMNS.slice(1)
@@ -116,12 +141,22 @@ const ROLLUP_ADD = (values: string): string =>
   `INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ${values} ON DUPLICATE KEY UPDATE n = n + VALUES(n)`;
 const VERSION_INSERT = (values: string): string =>
   `INSERT INTO session_versions (${VERSION_COLUMNS.join(', ')}) VALUES ${values} ON DUPLICATE KEY UPDATE session_id = session_id`;
+const SESSION_LADDER = ladderFor(SESSION_COLUMNS.length);
+const FIELD_LADDER = ladderFor(5);
+const ROLLUP_LADDER = ladderFor(6);
+const VERSION_LADDER = ladderFor(VERSION_COLUMNS.length);
+const ORPHAN_LADDER = ladderFor(11, 256);
+
 const ORPHAN_INSERT = (values: string): string =>
   `INSERT INTO orphans (id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json) VALUES ${values} ` +
   'ON DUPLICATE KEY UPDATE id = id';
 
 function sessionBytes(p: PreparedSession): number {
   return p.row.fieldsJson.length + p.row.events.length + 512;
+}
+
+function fieldBytes(f: FieldRow): number {
+  return (f.str.length + f.name.length + f.sessionId.length + f.template.length) * 3 + 64;
 }
 
 function orphanValues(r: OrphanRow): unknown[] {
@@ -361,7 +396,7 @@ export class MysqlStore extends SqlStore {
 
   protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
     const plan = await this.run('upsert', (c) => this.writeIn(c, batch), true, true);
-    this.stats_.sessionsWritten += plan.inserts.length + plan.updates.length;
+    this.stats_.sessionsWritten += plan.writes.length;
     this.stats_.sessionsStale += plan.stale;
     this.stats_.fieldRowsWritten += plan.fieldInserts.length;
   }
@@ -378,12 +413,11 @@ export class MysqlStore extends SqlStore {
       for (const r of rows) existing.set(String(r.id), existingOf(r));
     }
     const plan = planUpsert(batch, existing);
-    const columns = SESSION_COLUMNS.length;
-    for (const piece of pieces(plan.inserts, LADDER, sessionBytes)) {
-      await exec(c, multiRow('si', piece.length, SESSION_INSERT, columns), flat(piece, sessionValues));
+    for (const piece of pieces(plan.inserts, SESSION_LADDER, sessionBytes)) {
+      await exec(c, multiRow('si', piece.length, SESSION_INSERT, SESSION_COLUMNS.length), flat(piece, sessionValues));
     }
-    for (const piece of pieces(plan.updates, LADDER, sessionBytes)) {
-      await exec(c, multiRow('su', piece.length, SESSION_REPLACE, columns), flat(piece, sessionValues));
+    for (const piece of pieces(plan.updates, SESSION_LADDER, sessionBytes)) {
+      await exec(c, multiRow('su', piece.length, SESSION_REPLACE, SESSION_COLUMNS.length), flat(piece, sessionValues));
     }
     // Deletes first: a row whose key comes back (e.g. a value differing in trailing spaces only,
     // which PAD SPACE collations compare equal) is then inserted again.
@@ -393,7 +427,7 @@ export class MysqlStore extends SqlStore {
     for (const piece of pieces(plan.fieldDeletes.filter((f) => f.num !== null), DELETE_LADDER)) {
       await exec(c, keyDelete('session_numbers', 'num_value', piece.length), piece.flatMap((f) => [f.name, f.num, f.start, f.sessionId]));
     }
-    for (const piece of pieces(plan.fieldInserts, WIDE_LADDER)) {
+    for (const piece of pieces(plan.fieldInserts, FIELD_LADDER, fieldBytes)) {
       await exec(
         c,
         multiRow('ft', piece.length, TEXT_INSERT, 5),
@@ -401,22 +435,23 @@ export class MysqlStore extends SqlStore {
       );
     }
     const numbers = plan.fieldInserts.filter((f) => f.num !== null);
-    for (const piece of pieces(numbers, WIDE_LADDER)) {
+    for (const piece of pieces(numbers, FIELD_LADDER, fieldBytes)) {
       await exec(
         c,
         multiRow('fn', piece.length, NUMBER_INSERT, 5),
         flat(piece, (f) => [f.name, f.num, f.start, f.sessionId, f.template]),
       );
     }
-    for (const piece of pieces(plan.rollups, WIDE_LADDER)) {
+    for (const piece of pieces(plan.rollups, ROLLUP_LADDER)) {
       await exec(
         c,
         multiRow('ra', piece.length, ROLLUP_ADD, 6),
         flat(piece, (d) => [d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta]),
       );
     }
-    const written = [...plan.inserts, ...plan.updates];
-    for (const piece of pieces(written, WIDE_LADDER)) {
+    // The history gets one row per version written here (see versionValues): the versions the
+    // batch coalesced away were never stored, so they are not history either.
+    for (const piece of pieces(plan.writes, VERSION_LADDER)) {
       await exec(c, multiRow('sv', piece.length, VERSION_INSERT, VERSION_COLUMNS.length), flat(piece, versionValues));
     }
     return plan;
@@ -436,7 +471,7 @@ export class MysqlStore extends SqlStore {
       'orphans',
       async (c) => {
         let n = 0;
-        for (const piece of pieces(rows, LADDER, (r) => r.value.length + 512)) {
+        for (const piece of pieces(rows, ORPHAN_LADDER, (r) => r.value.length + 512)) {
           const result = await exec<{ affectedRows: number }>(c, multiRow('oi', piece.length, ORPHAN_INSERT, 11), flat(piece, orphanValues));
           // ON DUPLICATE KEY UPDATE id = id: 1 per new row, 0 per duplicate.
           n += result.affectedRows;

@@ -349,13 +349,27 @@ export function prepareSession(input: SessionDoc, now: number): PreparedSession 
  * (the first of equal versions: re-delivery of the same fire).
  */
 export function prepareBatch(sessions: readonly SessionDoc[], now: number): PreparedSession[] {
-  const byId = new Map<string, PreparedSession>();
+  // Every document is checked (a bad one fails the batch as before), but only the version that will
+  // be written is rendered: rendering (events JSON, field rows, hashes) is most of the client's cost.
+  const byId = new Map<string, SessionDoc>();
   for (const session of sessions) {
-    const prepared = prepareSession(session, now);
-    const seen = byId.get(prepared.row.id);
-    if (seen === undefined || seen.row.version < prepared.row.version) byId.set(prepared.row.id, prepared);
+    checkSession(session);
+    const seen = byId.get(session.id);
+    if (seen === undefined || seen.version < session.version) byId.set(session.id, session);
   }
-  return [...byId.values()];
+  const out: PreparedSession[] = [];
+  for (const session of byId.values()) out.push(prepareSession(session, now));
+  return out;
+}
+
+/** What {@link prepareSession} refuses (it throws the same errors), without rendering anything. */
+function checkSession(input: SessionDoc): void {
+  const id = requireKeyText(input.id, MAX_ID_CHARS, 'id');
+  requireKeyText(input.template, MAX_TEMPLATE_CHARS, 'template');
+  if (typeof input.version !== 'number' || !Number.isSafeInteger(input.version)) {
+    throw new StoreInputError(`session ${id}: version must be a safe integer, got ${String(input.version)}`);
+  }
+  if (!STATUSES.has(input.status)) throw new StoreInputError(`session ${id}: unknown status ${String(input.status)}`);
 }
 
 export interface OrphanRow {

@@ -63,6 +63,15 @@ export interface UpsertPlan {
   readonly inserts: PreparedSession[];
   /** Stored with a lower version: replaced. */
   readonly updates: PreparedSession[];
+  /**
+   * Inserts and updates together, in id order (the order the rows were locked in): what a store
+   * that writes both with one statement kind (MySQL's upsert) sends, and the versions the history
+   * (`session_versions`) records. The history is the versions the store *held*, not every version
+   * the engine fired: fires of one session that meet before a write (in the sink, or in one batch)
+   * are coalesced to the highest, and the others were never readable, so they are not history
+   * either (each fire is still counted in the run's metrics).
+   */
+  readonly writes: PreparedSession[];
   /** Field rows of replaced sessions that the new version no longer has (deleted first). */
   readonly fieldDeletes: FieldRow[];
   /** Field rows to insert: all of new sessions', and the new ones of replaced sessions. */
@@ -127,7 +136,8 @@ export function planUpsert(batch: readonly PreparedSession[], existing: Readonly
   }
 
   const rollups = [...deltas.values()].filter((d) => d.delta !== 0).sort(compareRollupKeys);
-  return { inserts, updates, fieldDeletes, fieldInserts, rollups, stale };
+  const writes = [...inserts, ...updates].sort((a, b) => compareText(a.row.id, b.row.id));
+  return { inserts, updates, writes, fieldDeletes, fieldInserts, rollups, stale };
 }
 
 /** The field rows a stored session has (its fields are stored normalised: deriving them again is exact). */
