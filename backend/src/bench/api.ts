@@ -42,6 +42,7 @@ import { hash64 } from '../engine/hash.js';
 import type { EventDoc, SessionDoc } from '../engine/types.js';
 import { openStore, type Store } from '../store/index.js';
 import { traceIdOf } from '../trace/index.js';
+import { cpuSecondsOf, databasePid } from './cpu.js';
 
 const env = process.env;
 const N = Number(env.WEFT_BENCH_SESSIONS ?? 1_000_000);
@@ -121,18 +122,6 @@ interface Summary {
   databaseCpu?: number;
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc (0 when it is gone). */
-function cpuSecondsOf(pid: number): number {
-  try {
-    // Fields after the command (which may hold spaces): state is field 3, utime 14, stime 15.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return 0;
-  }
-}
-
 /** The process and its children (the cluster workers of `weft serve --workers N`). */
 function familyOf(pid: number): number[] {
   const out = [pid];
@@ -146,20 +135,6 @@ function familyOf(pid: number): number[] {
     }
   }
   return out;
-}
-
-/** MariaDB's (or MySQL's) server process on this machine, when there is one. */
-function databasePid(): number | undefined {
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
-      if (comm === 'mariadbd' || comm === 'mysqld') return Number(name);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return undefined;
 }
 
 const sumCpu = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
