@@ -33,10 +33,8 @@ import type { StoreOptions, StoredSession, TemplateRecord } from './types.js';
 const MAX_PLACEHOLDERS = 65_535;
 
 /**
- * Rows per multi-row statement: powers of two up to what `columns` placeholders per row allow, so
- * a table's rows of one transaction go in as few statements as the binary digits of their count
- * (1000 = 512 + 256 + 128 + 64 + 32 + 8; usually one or two per table) while each connection
- * prepares a dozen statement shapes per table and reuses them.
+ * Rows per multi-row prepared statement: powers of two up to what `columns` placeholders per row
+ * allow, so each connection prepares a handful of statement shapes and reuses them.
  */
 function ladderFor(columns: number, cap = Infinity): number[] {
   const most = Math.min(cap, Math.floor(MAX_PLACEHOLDERS / columns));
@@ -48,7 +46,7 @@ function ladderFor(columns: number, cap = Infinity): number[] {
 const LADDER = ladderFor(1, 1024);
 /** Key deletes are disjunctions; keep them short enough for the range optimizer. */
 const DELETE_LADDER = [64, 16, 4, 1] as const;
-/** Bytes of parameters per statement (MariaDB's default max_allowed_packet is 16 MiB). */
+/** Bytes of parameters (or SQL text) per statement (MariaDB's default max_allowed_packet is 16 MiB). */
 const MAX_STATEMENT_BYTES = 4 * 1024 * 1024;
 
 function* pieces<T>(
@@ -115,48 +113,89 @@ function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');
 }
 
-/**
- * New sessions go in with a plain INSERT, never an upsert: the plan's read cannot lock an id that
- * does not exist yet, so two transactions may both plan to insert it; the second then fails on
- * the duplicate key and is retried whole (reading the first one's row), where an upsert would
- * overwrite a higher version and count the session twice in the rollups.
- */
-const SESSION_INSERT = (values: string): string => `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES ${values}`;
-/** Replaced sessions: the plan read them under lock and found a lower version. */
-const SESSION_REPLACE = (values: string): string =>
-  `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES ${values} ON DUPLICATE KEY UPDATE ` +
-  SESSION_COLUMNS.slice(1)
-    .map((c) => `${c} = VALUES(${c})`)
-    .join(', ');
-const TEXT_INSERT = (values: string): string =>
-  `INSERT INTO session_fields (name, str_value, start_ms, session_id, template) VALUES ${values}`;
-const NUMBER_INSERT = (values: string): string =>
-  `INSERT INTO session_numbers (name, num_value, start_ms, session_id, template) VALUES ${values}`;
-/** Deletes rows by their full key (a disjunction of point ranges). */
-const keyDelete = (table: string, value: string, rows: number): string => {
-  const one = `(name = ? AND ${value} = ? AND start_ms = ? AND session_id = ?)`;
-  return `DELETE FROM ${table} WHERE ${Array.from({ length: rows }, () => one).join(' OR ')}`;
-};
-const ROLLUP_ADD = (values: string): string =>
-  `INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ${values} ON DUPLICATE KEY UPDATE n = n + VALUES(n)`;
-const VERSION_INSERT = (values: string): string =>
-  `INSERT INTO session_versions (${VERSION_COLUMNS.join(', ')}) VALUES ${values} ON DUPLICATE KEY UPDATE session_id = session_id`;
-const SESSION_LADDER = ladderFor(SESSION_COLUMNS.length);
-const FIELD_LADDER = ladderFor(5);
-const ROLLUP_LADDER = ladderFor(6);
-const VERSION_LADDER = ladderFor(VERSION_COLUMNS.length);
 const ORPHAN_LADDER = ladderFor(11, 256);
 
 const ORPHAN_INSERT = (values: string): string =>
   `INSERT INTO orphans (id, template, step, source, time_ms, reason, join_field, join_value, notes, recorded_ms, value_json) VALUES ${values} ` +
   'ON DUPLICATE KEY UPDATE id = id';
 
-function sessionBytes(p: PreparedSession): number {
-  return p.row.fieldsJson.length + p.row.events.length + 512;
+/** Largest SQL text sent as one query (MariaDB's default max_allowed_packet is 16 MiB, MySQL's 64). */
+const MAX_QUERY_BYTES = 8 * 1024 * 1024;
+
+const SESSION_UPDATE_TAIL =
+  ' ON DUPLICATE KEY UPDATE ' +
+  SESSION_COLUMNS.slice(1)
+    .map((c) => `${c} = VALUES(${c})`)
+    .join(', ');
+
+/**
+ * A value as SQL text. Strings are their UTF-8 bytes in hex with a character set introducer: no
+ * escaping, the same bytes whatever the sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES), and they
+ * take the column's collation in comparisons (a literal is coercible), so key deletes still read
+ * the primary key. Numbers are finite here (the store normalises them) and print as JavaScript
+ * writes them, which MySQL reads back to the same double.
+ */
+export function literal(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value)) throw new Error(`weft store: non-finite number in a write: ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return value ? '1' : '0';
+  const text = String(value);
+  return text === '' ? "''" : `_utf8mb4 X'${Buffer.from(text, 'utf8').toString('hex')}'`;
 }
 
-function fieldBytes(f: FieldRow): number {
-  return (f.str.length + f.name.length + f.sessionId.length + f.template.length) * 3 + 64;
+function tuple(values: readonly unknown[]): string {
+  let out = '(';
+  for (let i = 0; i < values.length; i++) out += (i === 0 ? '' : ', ') + literal(values[i]);
+  return out + ')';
+}
+
+/** One multi-row statement per table, split only where the text would exceed MAX_STATEMENT_BYTES. */
+function rowStatements(head: string, rows: readonly string[], tail: string): string[] {
+  const out: string[] = [];
+  let from = 0;
+  let bytes = 0;
+  for (let i = 0; i < rows.length; i++) {
+    if (i > from && bytes + rows[i]!.length > MAX_STATEMENT_BYTES) {
+      out.push(head + rows.slice(from, i).join(', ') + tail);
+      from = i;
+      bytes = 0;
+    }
+    bytes += rows[i]!.length + 2;
+  }
+  out.push(head + rows.slice(from).join(', ') + tail);
+  return out;
+}
+
+/** Deletes rows by their full key (a disjunction of point ranges on the primary key). */
+function keyDeleteText(table: string, column: string, rows: readonly FieldRow[], value: (f: FieldRow) => unknown): string {
+  const terms = rows.map(
+    (f) => `(name = ${literal(f.name)} AND ${column} = ${literal(value(f))} AND start_ms = ${literal(f.start)} AND session_id = ${literal(f.sessionId)})`,
+  );
+  return `DELETE FROM ${table} WHERE ${terms.join(' OR ')}`;
+}
+
+/**
+ * Sends `statements` as few multi-statement queries as MAX_QUERY_BYTES allows, in order, and
+ * returns each statement's result. The server stops at the first failing statement and reports
+ * it (the caller rolls back).
+ */
+async function multiQuery(c: Conn, statements: readonly string[]): Promise<unknown[]> {
+  const results: unknown[] = [];
+  let from = 0;
+  while (from < statements.length) {
+    let to = from + 1;
+    let bytes = statements[from]!.length;
+    while (to < statements.length && bytes + statements[to]!.length + 1 <= MAX_QUERY_BYTES) bytes += statements[to++]!.length + 1;
+    const group = statements.slice(from, to);
+    const [result] = await c.query(group.join(';\n'));
+    if (group.length === 1) results.push(result);
+    else results.push(...(result as unknown as unknown[]));
+    from = to;
+  }
+  return results;
 }
 
 function orphanValues(r: OrphanRow): unknown[] {
@@ -235,6 +274,9 @@ export class MysqlStore extends SqlStore {
       enableKeepAlive: true,
       connectTimeout: 10_000,
       maxPreparedStatements: 500,
+      // The session upsert sends its statements as two multi-statement queries (see writeIn);
+      // nothing else concatenates values into SQL text.
+      multipleStatements: true,
     });
     // Every new connection: READ COMMITTED, and a listener so a late error on an idle connection
     // (killed by the server) cannot go unhandled.
@@ -249,16 +291,20 @@ export class MysqlStore extends SqlStore {
   }
 
   /** Runs `fn` on a pooled connection (in a transaction if asked), retrying transient failures. */
-  private async run<T>(what: string, fn: (c: Conn) => Promise<T>, transaction: boolean, duplicateIsConflict = false): Promise<T> {
+  /**
+   * `transaction`: true wraps `fn` in START TRANSACTION … COMMIT; 'inline' means `fn` sends both
+   * itself (inside its own queries); either way a failure rolls back before the connection is reused.
+   */
+  private async run<T>(what: string, fn: (c: Conn) => Promise<T>, transaction: boolean | 'inline', duplicateIsConflict = false): Promise<T> {
     return this.retrying(
       what,
       async () => {
         let conn: Conn | undefined;
         try {
           conn = await this.pool.getConnection();
-          if (transaction) await conn.query('START TRANSACTION');
+          if (transaction === true) await conn.query('START TRANSACTION');
           const result = await fn(conn);
-          if (transaction) await conn.query('COMMIT');
+          if (transaction === true) await conn.query('COMMIT');
           conn.release();
           return result;
         } catch (error) {
@@ -266,7 +312,7 @@ export class MysqlStore extends SqlStore {
             if (isConnectionError(error)) conn.destroy();
             else {
               try {
-                if (transaction) await conn.query('ROLLBACK');
+                if (transaction !== false) await conn.query('ROLLBACK');
                 conn.release();
               } catch {
                 conn.destroy();
@@ -395,65 +441,61 @@ export class MysqlStore extends SqlStore {
   }
 
   protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
-    const plan = await this.run('upsert', (c) => this.writeIn(c, batch), true, true);
+    const plan = await this.run('upsert', (c) => this.writeIn(c, batch), 'inline', true);
     this.stats_.sessionsWritten += plan.writes.length;
     this.stats_.sessionsStale += plan.stale;
     this.stats_.fieldRowsWritten += plan.fieldInserts.length;
   }
 
+  /**
+   * One upsert transaction in two round trips: START TRANSACTION with the locking reads, then every
+   * write and the COMMIT (more queries only past MAX_QUERY_BYTES). Each round trip waits on the
+   * server and, in `weft run`, on an event loop busy with the engine: measured there at 2–6 ms per
+   * statement whatever its size, which made a dozen statements per transaction the cost of a
+   * write. Values go into the text as literals (strings as UTF-8 hex, see `literal`), so nothing
+   * depends on escaping rules or the server's sql_mode.
+   */
   private async writeIn(c: Conn, batch: readonly PreparedSession[]): Promise<UpsertPlan> {
     const ids = batch.map((p) => p.row.id).sort();
-    const existing = new Map<string, ExistingState>();
+    const reads = ['START TRANSACTION'];
     for (const piece of pieces(ids, LADDER)) {
-      const rows = await exec(
-        c,
-        `SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id IN (${placeholders(piece.length)}) FOR UPDATE`,
-        piece,
-      );
-      for (const r of rows) existing.set(String(r.id), existingOf(r));
+      reads.push(`SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id IN (${piece.map(literal).join(', ')}) FOR UPDATE`);
     }
+    const results = await multiQuery(c, reads);
+    const existing = new Map<string, ExistingState>();
+    for (const rows of results.slice(1) as Row[][]) for (const r of rows) existing.set(String(r.id), existingOf(r));
     const plan = planUpsert(batch, existing);
-    for (const piece of pieces(plan.inserts, SESSION_LADDER, sessionBytes)) {
-      await exec(c, multiRow('si', piece.length, SESSION_INSERT, SESSION_COLUMNS.length), flat(piece, sessionValues));
-    }
-    for (const piece of pieces(plan.updates, SESSION_LADDER, sessionBytes)) {
-      await exec(c, multiRow('su', piece.length, SESSION_REPLACE, SESSION_COLUMNS.length), flat(piece, sessionValues));
-    }
+
+    const writes: string[] = [];
+    const insert = <T>(head: string, items: readonly T[], values: (item: T) => readonly unknown[], tail = ''): void => {
+      if (items.length > 0) writes.push(...rowStatements(head, items.map((item) => tuple(values(item))), tail));
+    };
+    // New sessions go in with a plain INSERT, never an upsert: the read cannot lock an id that does
+    // not exist yet, so two transactions may both plan to insert it; the second then fails on the
+    // duplicate key and is retried whole (reading the first one's row), where an upsert would
+    // overwrite a higher version and count the session twice in the rollups.
+    insert(`INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES `, plan.inserts, sessionValues);
+    insert(`INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES `, plan.updates, sessionValues, SESSION_UPDATE_TAIL);
     // Deletes first: a row whose key comes back (e.g. a value differing in trailing spaces only,
     // which PAD SPACE collations compare equal) is then inserted again.
-    for (const piece of pieces(plan.fieldDeletes, DELETE_LADDER)) {
-      await exec(c, keyDelete('session_fields', 'str_value', piece.length), piece.flatMap((f) => [f.name, f.str, f.start, f.sessionId]));
-    }
+    for (const piece of pieces(plan.fieldDeletes, DELETE_LADDER)) writes.push(keyDeleteText('session_fields', 'str_value', piece, (f) => f.str));
     for (const piece of pieces(plan.fieldDeletes.filter((f) => f.num !== null), DELETE_LADDER)) {
-      await exec(c, keyDelete('session_numbers', 'num_value', piece.length), piece.flatMap((f) => [f.name, f.num, f.start, f.sessionId]));
+      writes.push(keyDeleteText('session_numbers', 'num_value', piece, (f) => f.num));
     }
-    for (const piece of pieces(plan.fieldInserts, FIELD_LADDER, fieldBytes)) {
-      await exec(
-        c,
-        multiRow('ft', piece.length, TEXT_INSERT, 5),
-        flat(piece, (f) => [f.name, f.str, f.start, f.sessionId, f.template]),
-      );
-    }
-    const numbers = plan.fieldInserts.filter((f) => f.num !== null);
-    for (const piece of pieces(numbers, FIELD_LADDER, fieldBytes)) {
-      await exec(
-        c,
-        multiRow('fn', piece.length, NUMBER_INSERT, 5),
-        flat(piece, (f) => [f.name, f.num, f.start, f.sessionId, f.template]),
-      );
-    }
-    for (const piece of pieces(plan.rollups, ROLLUP_LADDER)) {
-      await exec(
-        c,
-        multiRow('ra', piece.length, ROLLUP_ADD, 6),
-        flat(piece, (d) => [d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta]),
-      );
-    }
-    // The history gets one row per version written here (see versionValues): the versions the
+    insert('INSERT INTO session_fields (name, str_value, start_ms, session_id, template) VALUES ', plan.fieldInserts, (f) => [
+      f.name, f.str, f.start, f.sessionId, f.template,
+    ]);
+    insert('INSERT INTO session_numbers (name, num_value, start_ms, session_id, template) VALUES ', plan.fieldInserts.filter((f) => f.num !== null), (f) => [
+      f.name, f.num, f.start, f.sessionId, f.template,
+    ]);
+    insert('INSERT INTO verdict_rollups (grain, template, bucket, verdict, severity, n) VALUES ', plan.rollups, (d) => [
+      d.grain, d.template, d.bucket, d.verdict, d.severity, d.delta,
+    ], ' ON DUPLICATE KEY UPDATE n = n + VALUES(n)');
+    // The history gets one row per version written here (see UpsertPlan.writes): the versions the
     // batch coalesced away were never stored, so they are not history either.
-    for (const piece of pieces(plan.writes, VERSION_LADDER)) {
-      await exec(c, multiRow('sv', piece.length, VERSION_INSERT, VERSION_COLUMNS.length), flat(piece, versionValues));
-    }
+    insert(`INSERT INTO session_versions (${VERSION_COLUMNS.join(', ')}) VALUES `, plan.writes, versionValues, ' ON DUPLICATE KEY UPDATE session_id = session_id');
+    writes.push('COMMIT');
+    await multiQuery(c, writes);
     return plan;
   }
 

@@ -103,6 +103,29 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       await expectConsistent(h);
     });
 
+    it('round-trips text that SQL quoting could break, and numbers of every magnitude (written as SQL literals by MySQL)', async () => {
+      const nasty = `it's "quoted" \\ back\\slash \\' ; DROP TABLE sessions; -- \u0000nul \n\r\t\u001a 😀 ${'x'.repeat(600)}`;
+      const numbers = [0.1, -2.5e-7, 1e21, 123456789.123, 0, Number.MAX_SAFE_INTEGER, 5e-324];
+      const doc = session('q\\1', {
+        key: nasty,
+        explain: nasty,
+        fields: { text: nasty, tail: 'pad  ', nums: numbers, one: 0.30000000000000004 },
+        events: [{ step: 'order_placed', source: 'billing', time: T0, value: { nasty, numbers } }],
+      });
+      await store.upsertSessions([doc]);
+      const got = await store.getSession('q\\1');
+      expect(got?.explain).toBe(nasty);
+      expect(got?.events).toEqual(doc.events);
+      expect(got?.fields.nums).toEqual(numbers);
+      expect(got?.fields.one).toBe(0.30000000000000004);
+      expect(ids(await all(store, { fields: [{ field: 'one', op: '=', value: 0.30000000000000004 }] }))).toEqual(['q\\1']);
+      expect(ids(await all(store, { fields: [{ field: 'nums', op: '=', value: 1e21 }] }))).toEqual(['q\\1']);
+      // Replaced with other fields: the old rows are deleted by their exact key.
+      await store.upsertSessions([{ ...doc, version: 2, fields: { text: 'plain' } }]);
+      expect(ids(await all(store, { fields: [{ field: 'one', op: '=', value: 0.30000000000000004 }] }))).toEqual([]);
+      await expectConsistent(h);
+    });
+
     it('keeps the highest version; equal or lower versions change nothing', async () => {
       await store.upsertSessions([session('s1', { version: 2, verdict: 'late', severity: 'warning' })]);
       const before = await snapshot(h);
