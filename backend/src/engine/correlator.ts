@@ -30,6 +30,8 @@ export class Correlator {
   /** By join index: the first join on its field (adoption is asked once per field and value). */
   private readonly firstOfField: readonly boolean[];
   private readonly watermarks: Watermarks;
+  /** Sources of supplement steps: their watermark expires closed sessions' join memory. */
+  private readonly supplementSources: ReadonlySet<string>;
   /**
    * Sessions changed since the last idle fire, in the order they first changed (each once: the
    * session's `idleQueued` flag). Closed and merged sessions are skipped when it is read, and
@@ -55,6 +57,7 @@ export class Correlator {
       .filter((s): s is SupplementStep => s.kind === 'supplement')
       .map((s) => new JoinIndex(s, template.session.maxSpanMs));
     for (const join of this.joins) this.joinsByStep.set(join.step.index, join);
+    this.supplementSources = new Set(this.joins.map((join) => join.step.source));
     const readsWindow = template.joinFields.some((f) => ['start', 'end', 'duration', 'steps'].some((v) => f.expr.variables.has(v)));
     const read = new Set(template.joinFields.flatMap((f) => [...f.expr.stepRefs]));
     this.joinReads = template.steps.map((s) => readsWindow || read.has(s.name));
@@ -87,7 +90,7 @@ export class Correlator {
     else if (this.template.steps[normal.stepIndex]!.kind === 'anchor') this.onAnchor(normal);
     else this.onSupplement(normal);
     this.watermarks.observe(source, normal.time, at);
-    this.tick(at);
+    this.tick(at, source);
     return undefined;
   }
 
@@ -311,14 +314,27 @@ export class Correlator {
     if (this.idleQueue.length > 1024 && this.idleQueue.length > 2 * this.windows.open) this.compactIdleQueue();
   }
 
-  private tick(at: number | undefined): void {
+  /**
+   * Time moved: watermarks, then the timers they make due, then the idle trigger. `recordOf`: the
+   * source of an on-time record that caused this tick. Such a record registers no timer that is
+   * already due (its window ends after the watermark, a parked supplement expires after it), so
+   * when neither the stage watermark nor a supplement source moved there is nothing to sweep.
+   */
+  private tick(at: number | undefined, recordOf?: string): void {
     if (at !== undefined && (this.now === undefined || at > this.now)) this.now = at;
     if (this.progressAt === undefined) this.progressAt = this.now;
     const stage = this.watermarks.stage(this.template.anchorSources, this.now);
-    if (stage > this.watermark) {
+    const advanced = stage > this.watermark;
+    if (advanced) {
       this.watermark = stage;
       this.progressAt = this.now;
     }
+    if (advanced || recordOf === undefined || this.supplementSources.has(recordOf)) this.sweep();
+    this.idleTrigger();
+  }
+
+  /** Closes the windows, orphans the parked supplements and forgets the memories the watermarks passed. */
+  private sweep(): void {
     for (let s = this.windows.nextDue(this.watermark); s !== undefined; s = this.windows.nextDue(this.watermark)) this.close(s);
     for (let i = 0; i < this.joins.length; i++) {
       const join = this.joins[i]!;
@@ -326,7 +342,6 @@ export class Correlator {
       join.forgetClosed(this.watermarks.of(join.step.source));
     }
     this.windows.forgetPast(this.watermark);
-    this.idleTrigger();
   }
 
   /** No watermark progress for `idleFire` of processing time: fire what changed, provisionally. */
