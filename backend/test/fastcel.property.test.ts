@@ -5,7 +5,7 @@
  * when CEL raises an error.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { compileCel } from '../src/template/cel.js';
 import { compileRecordFast, compileSessionFast, FAIL, UNSURE, type SessionScope } from '../src/template/fastcel.js';
 
@@ -154,5 +154,26 @@ describe('CEL fast path', () => {
     for (const e of [...template.fields.map((f) => f.expr), ...template.verdicts.map((v) => v.when)]) {
       expect(compileSessionFast(e.ast, stepIndex), e.source).toBeDefined();
     }
+  });
+
+  it('replays a generated workload to the same sessions, orphans and summary with the fast path off', async () => {
+    const replay = async (fast: boolean): Promise<string> => {
+      vi.stubEnv('WEFT_CEL_FAST', fast ? '1' : '0');
+      vi.resetModules();
+      try {
+        const { readFileSync } = await import('node:fs');
+        const { replayLines } = await import('../src/engine/index.js');
+        const { parseTemplate } = await import('../src/template/index.js');
+        const { streamPayment } = await import('../src/workload/index.js');
+        const template = parseTemplate(readFileSync(new URL('../../templates/payment.yaml', import.meta.url), 'utf8'), 'payment.yaml');
+        const { sessions, orphans, summary } = replayLines([template], streamPayment({ sessions: 1500, seed: 11 }).lines);
+        expect(sessions.length).toBeGreaterThan(1000);
+        return JSON.stringify({ sessions, orphans, summary });
+      } finally {
+        vi.unstubAllEnvs();
+        vi.resetModules();
+      }
+    };
+    expect(await replay(false)).toBe(await replay(true));
   });
 });

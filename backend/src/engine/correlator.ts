@@ -3,7 +3,7 @@ import { AnchorWindows } from './anchor.js';
 import { evaluate, joinFieldValues, joinValues } from './evaluate.js';
 import { hash64Joined } from './hash.js';
 import { JoinIndex } from './join.js';
-import { dedupId, normalise, Orphaned, orphanId, Rejected, Unmatched } from './normalise.js';
+import { dedupId, Normaliser, Orphaned, orphanId, Rejected, Unmatched } from './normalise.js';
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
 import type {
@@ -29,6 +29,7 @@ export class Correlator {
   private readonly joinReads: readonly boolean[];
   /** By join index: the first join on its field (adoption is asked once per field and value). */
   private readonly firstOfField: readonly boolean[];
+  private readonly normaliser: Normaliser;
   private readonly watermarks: Watermarks;
   /** Sources of supplement steps: their watermark expires closed sessions' join memory. */
   private readonly supplementSources: ReadonlySet<string>;
@@ -52,6 +53,7 @@ export class Correlator {
     private readonly enrichment?: EnrichmentView,
   ) {
     this.windows = new AnchorWindows(template, (key, event) => sessionId(template.id, key, event));
+    this.normaliser = new Normaliser(template);
     this.watermarks = new Watermarks(template.sources);
     this.joins = template.steps
       .filter((s): s is SupplementStep => s.kind === 'supplement')
@@ -83,7 +85,7 @@ export class Correlator {
   /** Takes one record of `source`; returns why it was rejected, if it was. */
   ingest(source: string, value: unknown, at: number | undefined, out: Emission[]): string | undefined {
     this.out = out;
-    const normal = normalise(this.template, source, value);
+    const normal = this.normaliser.normalise(source, value);
     if (normal instanceof Rejected) return normal.reason;
     if (normal instanceof Unmatched) this.counters.unmatched++;
     else if (normal instanceof Orphaned) this.emitOrphan(normal.orphan);

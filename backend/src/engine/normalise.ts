@@ -1,4 +1,7 @@
-import { celErrorMessage, compileRecordFast, FAIL, UNSURE, type CompiledExpression, type CompiledTemplate, type RecordProgram, type StepSpec } from '../template/index.js';
+import {
+  celErrorMessage, compileRecordFast, FAIL, UNSURE, type CompiledExpression, type CompiledTemplate, type RecordProgram, type SourceSpec,
+  type StepSpec,
+} from '../template/index.js';
 import { quietly } from './evaluate.js';
 import { hash64 } from './hash.js';
 import { parseEventTime, readPath } from './time.js';
@@ -25,35 +28,79 @@ export class Rejected {
   constructor(readonly reason: string) {}
 }
 
-/** Step match (first `when` that holds, in declared order), event time, dedup id, anchor key or join value. */
-export function normalise(template: CompiledTemplate, source: string, value: unknown): Normalised {
-  const spec = template.sources.get(source)!;
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    return new Rejected('record is not a JSON object');
+/** A step of a source, with the fast-path programs of its `when` and its key (undefined: interpreter only). */
+interface StepMatcher {
+  readonly step: StepSpec;
+  readonly when: RecordProgram | undefined;
+  readonly keyExpr: CompiledExpression;
+  readonly key: RecordProgram | undefined;
+}
+
+interface SourcePlan {
+  readonly spec: SourceSpec;
+  /** In declared order: the first whose `when` holds takes the record. */
+  readonly steps: readonly StepMatcher[];
+}
+
+/**
+ * One template's normalisation: step match (first `when` that holds, in declared order), event
+ * time, dedup id, anchor key or join value. Everything a source needs is looked up once, here.
+ */
+export class Normaliser {
+  private readonly plans = new Map<string, SourcePlan>();
+
+  constructor(private readonly template: CompiledTemplate) {
+    for (const [name, spec] of template.sources) {
+      const steps = (template.stepsBySource.get(name) ?? []).map((step): StepMatcher => {
+        const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
+        return { step, when: fastProgram(step.when), keyExpr, key: fastProgram(keyExpr) };
+      });
+      this.plans.set(name, { spec, steps });
+    }
   }
-  const rawTime = readPath(value, spec.time);
-  const time = parseEventTime(rawTime);
-  if (time === undefined) {
-    return new Rejected(rawTime === undefined
-      ? `no time field "${spec.time}"`
-      : `time field "${spec.time}" is not epoch ms, epoch s or ISO-8601: ${JSON.stringify(rawTime).slice(0, 60)}`);
+
+  /** `source` must be one of the template's sources. */
+  normalise(source: string, value: unknown): Normalised {
+    const { spec, steps } = this.plans.get(source)!;
+    if (!value || typeof value !== 'object' || Array.isArray(value)) {
+      return new Rejected('record is not a JSON object');
+    }
+    const rawTime = readPath(value, spec.time);
+    const time = parseEventTime(rawTime);
+    if (time === undefined) {
+      return new Rejected(rawTime === undefined
+        ? `no time field "${spec.time}"`
+        : `time field "${spec.time}" is not epoch ms, epoch s or ISO-8601: ${JSON.stringify(rawTime).slice(0, 60)}`);
+    }
+    const matcher = firstMatcher(steps, value);
+    if (!matcher) return new Unmatched(time);
+    const { step, keyExpr } = matcher;
+    const id = dedupId(value, spec.id);
+    let key: string;
+    try {
+      const fast = matcher.key === undefined ? UNSURE : matcher.key(value);
+      key = keyString(fast === UNSURE || fast === FAIL ? keyExpr.run({ r: value }) : fast);
+    } catch (error) {
+      const what = step.kind === 'anchor' ? 'anchor key' : `join key for ${step.join.field}`;
+      const template = this.template.id;
+      return new Orphaned(time, {
+        id: orphanId(template, step.name, id), template, step: step.name, source, time, value,
+        reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}`,
+      });
+    }
+    return { template: this.template.id, step: step.name, stepIndex: step.index, source, time, id, key, value };
   }
-  const step = firstMatch(template.stepsBySource.get(source) ?? [], value);
-  if (!step) return new Unmatched(time);
-  const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
-  const id = dedupId(value, spec.id);
-  let key: string;
-  try {
-    const fast = recordOutcome(keyExpr, value);
-    key = keyString(fast === UNSURE || fast === FAIL ? keyExpr.run({ r: value }) : fast);
-  } catch (error) {
-    const what = step.kind === 'anchor' ? 'anchor key' : `join key for ${step.join.field}`;
-    return new Orphaned(time, {
-      id: orphanId(template.id, step.name, id), template: template.id, step: step.name, source, time, value,
-      reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}`,
-    });
+}
+
+function firstMatcher(steps: readonly StepMatcher[], record: unknown): StepMatcher | undefined {
+  for (let i = 0; i < steps.length; i++) {
+    const matcher = steps[i]!;
+    const outcome = matcher.when === undefined ? UNSURE : matcher.when(record);
+    if (outcome === true) return matcher;
+    if (outcome !== UNSURE) continue;
+    if (quietly(() => whenHolds(matcher.step.when, record))) return matcher;
   }
-  return { template: template.id, step: step.name, stepIndex: step.index, source, time, id, key, value };
+  return undefined;
 }
 
 /** The first step of a source whose `when` holds for the record (declared order). */
@@ -85,11 +132,13 @@ const recordPrograms = new WeakMap<CompiledExpression, RecordProgram | null>();
 /** The fast path's outcome for a record expression (FAIL / UNSURE included); UNSURE when it has none. */
 function recordOutcome(expr: CompiledExpression, record: unknown): unknown {
   let program = recordPrograms.get(expr);
-  if (program === undefined) {
-    program = process.env.WEFT_CEL_FAST === '0' ? null : (compileRecordFast(expr.ast) ?? null);
-    recordPrograms.set(expr, program);
-  }
+  if (program === undefined) recordPrograms.set(expr, (program = fastProgram(expr) ?? null));
   return program === null ? UNSURE : program(record);
+}
+
+/** `WEFT_CEL_FAST=0` leaves every record expression to the interpreter. */
+function fastProgram(expr: CompiledExpression): RecordProgram | undefined {
+  return process.env.WEFT_CEL_FAST === '0' ? undefined : compileRecordFast(expr.ast);
 }
 
 function keyString(value: unknown): string {
