@@ -22,6 +22,19 @@ export interface Dialect {
   textEquals(column: string, value: string, params: unknown[]): string;
   /** Case-sensitive prefix match that can use an index on `column`. */
   textPrefix(column: string, prefix: string, params: unknown[]): string;
+  /**
+   * A field's value read from the session row's `fields_json` (path bound as a parameter), so a
+   * range or prefix can be checked per candidate session by a primary-key point read on the field
+   * table instead of reading the whole range. Absent: ranges and prefixes stay semi-joins.
+   */
+  readonly fieldOfRow?: {
+    /** The stored value as the number `session_numbers.num_value` holds (NULL when absent). */
+    number(path: string, params: unknown[]): string;
+    /** The stored value as the text `session_fields.str_value` holds (NULL when absent). */
+    text(path: string, params: unknown[]): string;
+    /** True when the field holds a list (one field row per element: no single value to probe). */
+    isList(path: string, params: unknown[]): string;
+  };
 }
 
 export const sqliteDialect: Dialect = {
@@ -51,6 +64,24 @@ export const mysqlDialect: Dialect = {
     if (prefix === '') return '1 = 1';
     params.push(prefix.replace(/[!%_]/g, '!$&') + '%');
     return `${column} LIKE ? ESCAPE '!'`;
+  },
+  // MariaDB's JSON functions return a scalar's text as written: JSON.stringify wrote numbers as
+  // String(n) does, which is what session_fields holds for them. (MySQL 8 and TiDB re-render numbers
+  // from their binary JSON; a number whose rendering differs from JavaScript's, e.g. 1e21, could then
+  // be missed by a text prefix/range probe — never matched wrongly: the probe reads the real row.)
+  fieldOfRow: {
+    number(path, params) {
+      params.push(path);
+      return 'CAST(JSON_UNQUOTE(JSON_EXTRACT(s.fields_json, ?)) AS DOUBLE)';
+    },
+    text(path, params) {
+      params.push(path);
+      return 'JSON_UNQUOTE(JSON_EXTRACT(s.fields_json, ?))';
+    },
+    isList(path, params) {
+      params.push(path);
+      return "JSON_TYPE(JSON_EXTRACT(s.fields_json, ?)) = 'ARRAY'";
+    },
   },
 };
 
@@ -137,6 +168,7 @@ type FieldTable = 'session_fields' | 'session_numbers';
 /** One way a condition can hold: a predicate on one row of one table (alias and name included). */
 interface Probe {
   readonly table: FieldTable;
+  readonly field: string;
   /** Equality on the value: a correlated probe is a primary-key point read (name, value, start, id). */
   readonly point: boolean;
   readonly predicate: (alias: string, params: unknown[]) => string;
@@ -145,6 +177,7 @@ interface Probe {
 function probe(table: FieldTable, field: string, rest: (alias: string, params: unknown[]) => string, point = true): Probe {
   return {
     table,
+    field,
     point,
     predicate: (alias, params) => {
       params.push(field);
@@ -215,6 +248,11 @@ function probesOf(dialect: Dialect, c: FieldCondition): Probe[] {
   }
 }
 
+/** The JSON path of a field in `fields_json`; undefined for names a quoted path member cannot spell plainly. */
+function jsonPath(field: string): string | undefined {
+  return /^[^"\\\u0000-\u001f]+$/.test(field) ? `$."${field}"` : undefined;
+}
+
 export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = SUMMARY_COLUMNS): BuiltQuery {
   const limit = pageLimit(q.limit, 50, 1000);
   const params: unknown[] = [];
@@ -270,6 +308,15 @@ export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = 
   const statuses = list(q.status);
   if (statuses === undefined) where.push("s.status <> 'merged'");
   else where.push(inList('s.status', statuses, params));
+  // Candidates narrower than "every session": a driving equality, an anchor key, a verdict or
+  // severity (indexed with start), or a time window.
+  const rowProbes =
+    driving !== undefined ||
+    q.key !== undefined ||
+    verdicts !== undefined ||
+    severities !== undefined ||
+    fromTime !== undefined ||
+    toTime !== undefined;
   let n = 1;
   probes.forEach((alternatives, i) => {
     if (i === drivingAt) return;
@@ -279,11 +326,30 @@ export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = 
     }
     const any = alternatives.map((alt) => {
       const alias = `f${n++}`;
-      // Equalities: a point read per candidate session (its start is part of the key). Ranges and
-      // prefixes: a semi-join the optimizer may run from either side.
-      return alt.point
-        ? `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)} AND ${alias}.start_ms = s.start_ms AND ${alias}.session_id = s.id)`
-        : `s.id IN (SELECT ${alias}.session_id FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)})`;
+      const ofSession = `${alias}.start_ms = s.start_ms AND ${alias}.session_id = s.id`;
+      // Equalities: a point read per candidate session (its start is part of the key).
+      if (alt.point) return `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)} AND ${ofSession})`;
+      const path = rowProbes ? jsonPath(alt.field) : undefined;
+      if (rowProbes && dialect.fieldOfRow !== undefined && path !== undefined) {
+        // Ranges and prefixes beside a selective condition: the candidates come from that
+        // condition, and each one's value (from its own fields_json) makes the range a point read
+        // of the field table's key (name, value, start, id) — the row read also applies the range,
+        // so a probe can only confirm a row that is really stored. A list has one row per element:
+        // its sessions fall back to a range read limited to the session. CASE keeps the optimizer
+        // from turning the probe into a semi-join that reads the whole range first.
+        const row = dialect.fieldOfRow;
+        const isList = row.isList(path, params);
+        const listed = `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)} AND ${ofSession})`;
+        const pointAlias = `f${n++}`;
+        const predicate = alt.predicate(pointAlias, params);
+        const column = alt.table === 'session_numbers' ? 'num_value' : 'str_value';
+        const value = alt.table === 'session_numbers' ? row.number(path, params) : row.text(path, params);
+        const point = `EXISTS (SELECT 1 FROM ${alt.table} ${pointAlias} WHERE ${predicate} AND ${pointAlias}.${column} = ${value} AND ${pointAlias}.start_ms = s.start_ms AND ${pointAlias}.session_id = s.id)`;
+        return `CASE WHEN ${isList} THEN ${listed} ELSE ${point} END`;
+      }
+      // Alone (or only beside template/status): a semi-join the optimizer may run from either side
+      // — reading the range is then the cheapest known way to find its newest sessions.
+      return `s.id IN (SELECT ${alias}.session_id FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)})`;
     });
     where.push(any.length === 1 ? any[0]! : `(${any.join(' OR ')})`);
   });
