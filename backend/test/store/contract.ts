@@ -422,6 +422,90 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
     });
   });
 
+  describe('search: a range or prefix combined with other conditions', () => {
+    // Scalars, lists (several rows per field), numbers stored as text too, numeric strings, a float
+    // whose text is long: each combined search must equal a brute-force filter of what the store holds.
+    const corpus = (): SessionDoc[] =>
+      Array.from({ length: 60 }, (_, i) => {
+        const amount = i % 11 === 0 ? [i * 2.5, 300 - i] : i % 13 === 0 ? String(i * 2.5) : i === 17 ? 0.1 + 0.2 : i * 2.5;
+        return session(`r${String(i).padStart(2, '0')}`, {
+          start: T0 + Math.floor(i / 3) * 60_000,
+          verdict: i % 4 === 0 ? 'paid_no_callback' : 'ok',
+          severity: i % 4 === 0 ? 'critical' : 'ok',
+          status: i === 9 ? 'merged' : 'final',
+          fields: {
+            amount,
+            product: `sku${i % 5}`,
+            ref: i % 7 === 0 ? [`R${i % 3}-${i}`, `Q${i}`] : `R${i % 3}-${i}`,
+            paid: i % 2 === 0,
+          },
+        });
+      });
+
+    beforeEach(async () => {
+      await store.upsertSessions(corpus());
+    });
+
+    const elements = (v: FieldValue | undefined): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    const numbers = (v: FieldValue | undefined): number[] => elements(v).filter((e): e is number => typeof e === 'number');
+    const texts = (v: FieldValue | undefined): string[] => elements(v).map(String);
+
+    it('returns what a brute-force filter of the stored sessions returns, page by page', async () => {
+      const stored = await all(store, { limit: 1000 });
+      expect(stored.length).toBe(59);
+      const newestFirst = (list: SessionSummary[]): string[] =>
+        ids([...list].sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : -1)));
+      const cases: { query: SearchQuery; holds: (s: SessionSummary) => boolean }[] = [
+        {
+          query: { verdict: 'paid_no_callback', fields: [{ field: 'amount', op: 'range', gt: 40 }] },
+          holds: (s) => s.verdict === 'paid_no_callback' && numbers(s.fields.amount).some((n) => n > 40),
+        },
+        {
+          query: { fields: [{ field: 'product', op: '=', value: 'sku2' }, { field: 'amount', op: 'range', gte: 20, lt: 120 }] },
+          holds: (s) => s.fields.product === 'sku2' && numbers(s.fields.amount).some((n) => n >= 20 && n < 120),
+        },
+        {
+          query: { severity: 'ok', fields: [{ field: 'ref', op: 'prefix', value: 'R1' }, { field: 'paid', op: '=', value: true }] },
+          holds: (s) => s.severity === 'ok' && texts(s.fields.ref).some((t) => t.startsWith('R1')) && s.fields.paid === true,
+        },
+        {
+          query: { from: T0 + 3 * 60_000, to: T0 + 15 * 60_000, fields: [{ field: 'amount', op: 'range', lte: 30 }] },
+          holds: (s) => s.start >= T0 + 3 * 60_000 && s.start < T0 + 15 * 60_000 && numbers(s.fields.amount).some((n) => n <= 30),
+        },
+        {
+          // Text ranges and prefixes see numbers by their text (and numeric strings as they are).
+          query: { verdict: ['ok', 'paid_no_callback'], fields: [{ field: 'amount', op: 'prefix', value: '0.3' }] },
+          holds: (s) => texts(s.fields.amount).some((t) => t.startsWith('0.3')),
+        },
+        {
+          query: { key: 'order-r26', fields: [{ field: 'amount', op: 'range', gt: 'Z' }] },
+          holds: () => false,
+        },
+        {
+          query: { verdict: 'ok', fields: [{ field: 'amount', op: 'range', gt: '5', lt: '7' }, { field: 'ref', op: 'prefix', value: 'R' }] },
+          holds: (s) =>
+            s.verdict === 'ok' && texts(s.fields.amount).some((t) => t > '5' && t < '7') && texts(s.fields.ref).some((t) => t.startsWith('R')),
+        },
+        {
+          query: { fields: [{ field: 'ref', op: '=', value: 'Q14' }, { field: 'amount', op: 'range', gt: 200 }] },
+          holds: (s) => texts(s.fields.ref).includes('Q14') && numbers(s.fields.amount).some((n) => n > 200),
+        },
+        {
+          query: { verdict: 'paid_no_callback', fields: [{ field: 'missing', op: 'range', gt: 0 }] },
+          holds: () => false,
+        },
+      ];
+      for (const { query, holds } of cases) {
+        const want = newestFirst(stored.filter(holds));
+        for (const limit of [1, 4, 100]) {
+          expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit })).toEqual(want);
+        }
+      }
+      // The cases are not vacuous.
+      expect(cases.filter((c) => stored.some(c.holds)).length).toBeGreaterThanOrEqual(6);
+    });
+  });
+
   describe('stats', () => {
     it('counts per verdict per bucket from the rollups, at 1m, 1h and 1d', async () => {
       const docs = Array.from({ length: 60 }, (_, i) =>
