@@ -134,7 +134,8 @@ export class AnchorWindows {
   nextDue(watermark: number): SessionState | undefined {
     for (let s = this.closeTimers.popDue(watermark); s !== undefined; s = this.closeTimers.popDue(watermark)) {
       s.scheduled = false;
-      if (!s.live || !this.byKey.get(s.key)?.includes(s)) continue;
+      // Not live: closed or merged away, and so no longer in its key's list.
+      if (!s.live) continue;
       // The window grew after its timer was set: wait for the new end (a deadline past `watermark`).
       if (s.end + this.gap > watermark) this.schedule(s);
       else return s;

@@ -172,11 +172,13 @@ class Scope implements SessionScope {
       if (value !== UNSURE) return value;
     }
     if (expr.fails?.(this.presence)) return FAIL;
-    try {
-      return expr.run(this.celContext());
-    } catch {
-      return FAIL;
-    }
+    return quietly(() => {
+      try {
+        return expr.run(this.celContext());
+      } catch {
+        return FAIL;
+      }
+    });
   }
 
   /** The CEL error the expression raises (explanations show it in place of the value). */
@@ -233,7 +235,7 @@ class Scope implements SessionScope {
 /** The values of the join fields (and the fields they read) for announcing join values. */
 export function joinFieldValues(template: CompiledTemplate, session: SessionState): Record<string, FieldValue> {
   const scope = scopesOf(template).join.load(session);
-  quietly(() => evaluateFields(template.joinFields, scope));
+  evaluateFields(template.joinFields, scope);
   return scope.fields;
 }
 
@@ -249,16 +251,14 @@ function evaluateFields(specs: readonly FieldSpec[], scope: Scope): void {
 
 export function evaluate(template: CompiledTemplate, session: SessionState, view?: EnrichmentView): Evaluation {
   const scope = scopesOf(template).fire.load(session);
-  return quietly(() => {
-    evaluateFields(template.fields, scope);
-    const pending = template.enrich.length === 0 ? NOTHING_PENDING : enrich(template, scope, view);
-    const fields = scope.fields;
-    for (const verdict of template.verdicts) {
-      if (scope.outcome(verdict.when) !== true) continue;
-      return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, scope), pending };
-    }
-    return { fields, verdict: null, severity: null, explain: null, pending };
-  });
+  evaluateFields(template.fields, scope);
+  const pending = template.enrich.length === 0 ? NOTHING_PENDING : enrich(template, scope, view);
+  const fields = scope.fields;
+  for (const verdict of template.verdicts) {
+    if (scope.outcome(verdict.when) !== true) continue;
+    return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, scope), pending };
+  }
+  return { fields, verdict: null, severity: null, explain: null, pending };
 }
 
 /**
