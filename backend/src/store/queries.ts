@@ -52,6 +52,22 @@ export const sqliteDialect: Dialect = {
     params.push(upper);
     return `${column} >= ? AND ${column} < ?`;
   },
+  // `->` renders a scalar as the JSON text JSON.stringify wrote (numbers as String(n) does, which
+  // is what session_fields holds for them); strings are read unquoted.
+  fieldOfRow: {
+    number(path, params) {
+      params.push(path);
+      return 'json_extract(s.fields_json, ?)';
+    },
+    text(path, params) {
+      params.push(path, path, path);
+      return "CASE json_type(s.fields_json, ?) WHEN 'text' THEN json_extract(s.fields_json, ?) ELSE s.fields_json -> ? END";
+    },
+    isList(path, params) {
+      params.push(path);
+      return "json_type(s.fields_json, ?) = 'array'";
+    },
+  },
 };
 
 export const mysqlDialect: Dialect = {
