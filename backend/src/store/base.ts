@@ -8,6 +8,10 @@ import {
   buildFieldValues,
   buildOrphans,
   buildSearch,
+  buildWidthCheck,
+  wideSlots,
+  SUMMARY_COLUMNS,
+  type BuiltQuery,
   buildStats,
   docOf,
   orphanOf,
@@ -189,17 +193,33 @@ export abstract class SqlStore implements Store {
   }
 
   async search(query: SearchQuery): Promise<SearchPage> {
-    const built = buildSearch(this.dialect, query);
+    const built = await this.planSearch(query, SUMMARY_COLUMNS);
     const rows = (await this.select(built.sql, built.params)) as unknown as SummaryRowData[];
     const page = pageOf(rows, built.limit, summaryOf);
     return { sessions: page.items, cursor: page.cursor };
   }
 
   async searchBriefs(query: SearchQuery): Promise<BriefPage> {
-    const built = buildSearch(this.dialect, query, BRIEF_COLUMNS);
+    const built = await this.planSearch(query, BRIEF_COLUMNS);
     const rows = (await this.select(built.sql, built.params)) as unknown as BriefRowData[];
     const page = pageOf(rows, built.limit, briefOf);
     return { sessions: page.items, cursor: page.cursor };
+  }
+
+  /**
+   * Field rows from which a range or prefix counts as wide (checked per candidate session rather
+   * than read whole); undefined: by page size ({@link buildWidthCheck}). Both ways give the same
+   * hits; tests set it to take either way on small data.
+   */
+  searchWideAt: number | undefined = undefined;
+
+  /** The search, after asking which of its ranges and prefixes are wide (one bounded read). */
+  private async planSearch(query: SearchQuery, columns: string): Promise<BuiltQuery> {
+    const plain = buildSearch(this.dialect, query, columns); // bad input fails before any read
+    const check = buildWidthCheck(this.dialect, query, this.searchWideAt);
+    if (check === undefined) return plain;
+    const rows = await this.select(check.sql, check.params);
+    return buildSearch(this.dialect, query, columns, wideSlots(check, rows[0]));
   }
 
   async stats(query: StatsQuery): Promise<StatsRow[]> {

@@ -269,7 +269,61 @@ function jsonPath(field: string): string | undefined {
   return /^[^"\\\u0000-\u001f]+$/.test(field) ? `$."${field}"` : undefined;
 }
 
-export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = SUMMARY_COLUMNS): BuiltQuery {
+/** A range or prefix condition's alternative, as `condition.alternative`. */
+type Slot = string;
+
+/** Counts, up to `cap`, the field rows of each range or prefix that could be probed per session. */
+export interface WidthCheck {
+  readonly sql: string;
+  readonly params: unknown[];
+  /** Column `w<k>` of the one row answered counts `slots[k]`. */
+  readonly slots: readonly Slot[];
+  readonly cap: number;
+}
+
+/**
+ * Which way a range or prefix is cheaper depends on how many rows it matches, which only the data
+ * knows: a narrow one (fewer than `cap` rows) is read whole as a semi-join (at most `cap` rows);
+ * a wide one is checked per candidate session (its sessions are common, so the newest page comes
+ * after a few candidates). `cap` ≈ the break-even √(page × sessions) for a million sessions.
+ * Undefined when the query has nothing to decide (or the dialect cannot probe per session).
+ */
+export function buildWidthCheck(dialect: Dialect, q: SearchQuery, wideAt?: number): WidthCheck | undefined {
+  if (dialect.fieldOfRow === undefined || q.fields === undefined) return undefined;
+  const limit = pageLimit(q.limit, 50, 1000);
+  const cap = Math.max(1, Math.floor(wideAt ?? Math.min(50_000, 1000 * Math.ceil(Math.sqrt(limit + 1)))));
+  const params: unknown[] = [];
+  const slots: Slot[] = [];
+  const counts: string[] = [];
+  q.fields.forEach((c, i) => {
+    probesOf(dialect, c).forEach((alt, j) => {
+      if (alt.point || jsonPath(alt.field) === undefined) return;
+      const k = slots.length;
+      slots.push(`${i}.${j}`);
+      const predicate = alt.predicate(`f${k}`, params);
+      params.push(cap);
+      counts.push(`(SELECT COUNT(*) FROM (SELECT 1 FROM ${alt.table} f${k} WHERE ${predicate} LIMIT ?) c${k}) AS w${k}`);
+    });
+  });
+  if (slots.length === 0) return undefined;
+  return { sql: `SELECT ${counts.join(', ')}`, params, slots, cap };
+}
+
+/** The slots of a {@link WidthCheck} that reached its cap. */
+export function wideSlots(check: WidthCheck, row: Readonly<Record<string, unknown>> | undefined): Set<Slot> {
+  return new Set(check.slots.filter((_, k) => Number(row?.[`w${k}`] ?? 0) >= check.cap));
+}
+
+/**
+ * The search. `wide`: range/prefix alternatives ({@link buildWidthCheck}) to check per candidate
+ * session; the others are semi-joins.
+ */
+export function buildSearch(
+  dialect: Dialect,
+  q: SearchQuery,
+  columns: string = SUMMARY_COLUMNS,
+  wide: ReadonlySet<Slot> = new Set(),
+): BuiltQuery {
   const limit = pageLimit(q.limit, 50, 1000);
   const params: unknown[] = [];
   const where: string[] = [];
@@ -324,15 +378,6 @@ export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = 
   const statuses = list(q.status);
   if (statuses === undefined) where.push("s.status <> 'merged'");
   else where.push(inList('s.status', statuses, params));
-  // Candidates narrower than "every session": a driving equality, an anchor key, a verdict or
-  // severity (indexed with start), or a time window.
-  const rowProbes =
-    driving !== undefined ||
-    q.key !== undefined ||
-    verdicts !== undefined ||
-    severities !== undefined ||
-    fromTime !== undefined ||
-    toTime !== undefined;
   let n = 1;
   probes.forEach((alternatives, i) => {
     if (i === drivingAt) return;
@@ -340,15 +385,15 @@ export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = 
       where.push('1 = 0');
       return;
     }
-    const any = alternatives.map((alt) => {
+    const any = alternatives.map((alt, j) => {
       const alias = `f${n++}`;
       const ofSession = `${alias}.start_ms = s.start_ms AND ${alias}.session_id = s.id`;
       // Equalities: a point read per candidate session (its start is part of the key).
       if (alt.point) return `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)} AND ${ofSession})`;
-      const path = rowProbes ? jsonPath(alt.field) : undefined;
-      if (rowProbes && dialect.fieldOfRow !== undefined && path !== undefined) {
-        // Ranges and prefixes beside a selective condition: the candidates come from that
-        // condition, and each one's value (from its own fields_json) makes the range a point read
+      const path = wide.has(`${i}.${j}`) ? jsonPath(alt.field) : undefined;
+      if (dialect.fieldOfRow !== undefined && path !== undefined) {
+        // A wide range or prefix: the candidates come from the other conditions (an index on
+        // sessions, a driving equality, or sessions newest first), and each one's value (from its own fields_json) makes the range a point read
         // of the field table's key (name, value, start, id) — the row read also applies the range,
         // so a probe can only confirm a row that is really stored. A list has one row per element:
         // its sessions fall back to a range read limited to the session. CASE keeps the optimizer
@@ -363,8 +408,7 @@ export function buildSearch(dialect: Dialect, q: SearchQuery, columns: string = 
         const point = `EXISTS (SELECT 1 FROM ${alt.table} ${pointAlias} WHERE ${predicate} AND ${pointAlias}.${column} = ${value} AND ${pointAlias}.start_ms = s.start_ms AND ${pointAlias}.session_id = s.id)`;
         return `CASE WHEN ${isList} THEN ${listed} ELSE ${point} END`;
       }
-      // Alone (or only beside template/status): a semi-join the optimizer may run from either side
-      // — reading the range is then the cheapest known way to find its newest sessions.
+      // A narrow one: a semi-join the optimizer may run from either side (at most `cap` rows).
       return `s.id IN (SELECT ${alias}.session_id FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)})`;
     });
     where.push(any.length === 1 ? any[0]! : `(${any.join(' OR ')})`);

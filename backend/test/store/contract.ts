@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FieldValue, SessionDoc, SessionStatus } from '../../src/engine/types.js';
 import { StoreQueryError, type SearchQuery, type SessionSummary, type Store } from '../../src/store/index.js';
+import type { SqlStore } from '../../src/store/base.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import {
   T0,
@@ -495,11 +496,22 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
           holds: () => false,
         },
       ];
-      for (const { query, holds } of cases) {
-        const want = newestFirst(stored.filter(holds));
-        for (const limit of [1, 4, 100]) {
-          expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit })).toEqual(want);
+      // Both plans: ranges and prefixes read whole (narrow: the default on this little data) and
+      // checked per candidate session (every one wide).
+      const sql = store as SqlStore;
+      expect(sql.searchWideAt).toBeUndefined();
+      try {
+        for (const wideAt of [undefined, 1]) {
+          sql.searchWideAt = wideAt;
+          for (const { query, holds } of cases) {
+            const want = newestFirst(stored.filter(holds));
+            for (const limit of [1, 4, 100]) {
+              expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit, wideAt })).toEqual(want);
+            }
+          }
         }
+      } finally {
+        sql.searchWideAt = undefined;
       }
       // The cases are not vacuous.
       expect(cases.filter((c) => stored.some(c.holds)).length).toBeGreaterThanOrEqual(6);
