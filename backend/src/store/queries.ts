@@ -393,11 +393,12 @@ export function buildSearch(
       const path = wide.has(`${i}.${j}`) ? jsonPath(alt.field) : undefined;
       if (dialect.fieldOfRow !== undefined && path !== undefined) {
         // A wide range or prefix: the candidates come from the other conditions (an index on
-        // sessions, a driving equality, or sessions newest first), and each one's value (from its own fields_json) makes the range a point read
-        // of the field table's key (name, value, start, id) — the row read also applies the range,
-        // so a probe can only confirm a row that is really stored. A list has one row per element:
-        // its sessions fall back to a range read limited to the session. CASE keeps the optimizer
-        // from turning the probe into a semi-join that reads the whole range first.
+        // sessions, a driving equality, or sessions newest first), and each one's value (from its
+        // own fields_json) makes the check a point read of the field table's key (name, value,
+        // start, id) that also applies the range, so a probe only confirms a row really stored.
+        // A list has one row per element: its sessions fall back to a range read limited to the
+        // session. CASE keeps the optimizer from turning the probe into a semi-join that reads the
+        // whole range first (what took seconds).
         const row = dialect.fieldOfRow;
         const isList = row.isList(path, params);
         const listed = `EXISTS (SELECT 1 FROM ${alt.table} ${alias} WHERE ${alt.predicate(alias, params)} AND ${ofSession})`;
