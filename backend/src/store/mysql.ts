@@ -128,12 +128,16 @@ const SESSION_UPDATE_TAIL =
     .map((c) => `${c} = VALUES(${c})`)
     .join(', ');
 
+/** Strings whose quoted form would depend on the sql_mode (NO_BACKSLASH_ESCAPES), or hold NUL. */
+const NEEDS_HEX = /[\\\0]/;
+
 /**
- * A value as SQL text. Strings are their UTF-8 bytes in hex with a character set introducer: no
- * escaping, the same bytes whatever the sql_mode (NO_BACKSLASH_ESCAPES, ANSI_QUOTES), and they
- * take the column's collation in comparisons (a literal is coercible), so key deletes still read
- * the primary key. Numbers are finite here (the store normalises them) and print as JavaScript
- * writes them, which MySQL reads back to the same double.
+ * A value as SQL text that reads back the same whatever the server's sql_mode. Strings are quoted
+ * with `'` doubled, which every mode reads alike; those holding a backslash or NUL (whose reading
+ * depends on NO_BACKSLASH_ESCAPES) go as their UTF-8 bytes in hex with a character set introducer.
+ * Either form takes the column's collation in comparisons (a literal is coercible), so key deletes
+ * still read the primary key. Numbers are finite here (the store normalises them) and print as
+ * JavaScript writes them, which MySQL reads back to the same double.
  */
 export function literal(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
@@ -143,7 +147,8 @@ export function literal(value: unknown): string {
   }
   if (typeof value === 'boolean') return value ? '1' : '0';
   const text = String(value);
-  return text === '' ? "''" : `_utf8mb4 X'${Buffer.from(text, 'utf8').toString('hex')}'`;
+  if (NEEDS_HEX.test(text)) return `_utf8mb4 X'${Buffer.from(text, 'utf8').toString('hex')}'`;
+  return `'${text.includes("'") ? text.replaceAll("'", "''") : text}'`;
 }
 
 function tuple(values: readonly unknown[]): string {
@@ -277,6 +282,9 @@ export class MysqlStore extends SqlStore {
       // The session upsert sends its statements as two multi-statement queries (see writeIn);
       // nothing else concatenates values into SQL text.
       multipleStatements: true,
+      // Text without parameters (the upsert's, whose values are literals already) goes as it is:
+      // mysql2 would scan megabytes of it for placeholders that are not there.
+      queryFormat: (sql: string, values: unknown) => (Array.isArray(values) && values.length > 0 ? mysql.format(sql, values) : sql),
     });
     // Every new connection: READ COMMITTED, and a listener so a late error on an idle connection
     // (killed by the server) cannot go unhandled.
