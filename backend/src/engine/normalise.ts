@@ -50,13 +50,7 @@ export class Normaliser {
   private readonly plans = new Map<string, SourcePlan>();
 
   constructor(private readonly template: CompiledTemplate) {
-    for (const [name, spec] of template.sources) {
-      const steps = (template.stepsBySource.get(name) ?? []).map((step): StepMatcher => {
-        const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
-        return { step, when: fastProgram(step.when), keyExpr, key: fastProgram(keyExpr) };
-      });
-      this.plans.set(name, { spec, steps });
-    }
+    for (const [name, spec] of template.sources) this.plans.set(name, { spec, steps: matchersOf(template.stepsBySource.get(name) ?? []) });
   }
 
   /** `source` must be one of the template's sources. */
@@ -98,6 +92,7 @@ function firstMatcher(steps: readonly StepMatcher[], record: unknown): StepMatch
     const outcome = matcher.when === undefined ? UNSURE : matcher.when(record);
     if (outcome === true) return matcher;
     if (outcome !== UNSURE) continue;
+    // A `when` that cannot be evaluated on this record (missing key) simply does not match.
     if (quietly(() => whenHolds(matcher.step.when, record))) return matcher;
   }
   return undefined;
@@ -105,18 +100,22 @@ function firstMatcher(steps: readonly StepMatcher[], record: unknown): StepMatch
 
 /** The first step of a source whose `when` holds for the record (declared order). */
 export function matchStep(steps: readonly StepSpec[], context: { r: unknown }): StepSpec | undefined {
-  return firstMatch(steps, context.r);
+  return firstMatcher(matchersOf(steps), context.r)?.step;
 }
 
-function firstMatch(steps: readonly StepSpec[], record: unknown): StepSpec | undefined {
-  for (const step of steps) {
-    const outcome = recordOutcome(step.when, record);
-    if (outcome === true) return step;
-    if (outcome !== UNSURE) continue;
-    // A `when` that cannot be evaluated on this record (missing key) simply does not match.
-    if (quietly(() => whenHolds(step.when, record))) return step;
+const matchers = new WeakMap<readonly StepSpec[], readonly StepMatcher[]>();
+
+/** A source's steps with their fast programs, compiled once per steps list. */
+function matchersOf(steps: readonly StepSpec[]): readonly StepMatcher[] {
+  let found = matchers.get(steps);
+  if (!found) {
+    found = steps.map((step): StepMatcher => {
+      const keyExpr = step.kind === 'anchor' ? step.anchor : step.join.key;
+      return { step, when: fastProgram(step.when), keyExpr, key: fastProgram(keyExpr) };
+    });
+    matchers.set(steps, found);
   }
-  return undefined;
+  return found;
 }
 
 function whenHolds(when: CompiledExpression, record: unknown): boolean {
@@ -125,15 +124,6 @@ function whenHolds(when: CompiledExpression, record: unknown): boolean {
   } catch {
     return false;
   }
-}
-
-const recordPrograms = new WeakMap<CompiledExpression, RecordProgram | null>();
-
-/** The fast path's outcome for a record expression (FAIL / UNSURE included); UNSURE when it has none. */
-function recordOutcome(expr: CompiledExpression, record: unknown): unknown {
-  let program = recordPrograms.get(expr);
-  if (program === undefined) recordPrograms.set(expr, (program = fastProgram(expr) ?? null));
-  return program === null ? UNSURE : program(record);
 }
 
 /** `WEFT_CEL_FAST=0` leaves every record expression to the interpreter. */
