@@ -35,7 +35,6 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { hash64 } from '../engine/hash.js';
@@ -43,6 +42,7 @@ import type { EventDoc, SessionDoc } from '../engine/types.js';
 import { openStore, type Store } from '../store/index.js';
 import { traceIdOf } from '../trace/index.js';
 import { cpuSecondsOf, databasePid } from './cpu.js';
+import { freePort } from './ports.js';
 
 const env = process.env;
 const N = Number(env.WEFT_BENCH_SESSIONS ?? 1_000_000);
@@ -227,17 +227,6 @@ async function diskReads(admin: mysql.Connection): Promise<number> {
   return Number((rows as { Value: string }[])[0]!.Value);
 }
 
-/** A port free right now (the server binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** `weft serve` with `workers` processes; resolves once every worker listens. */
 async function startServer(storeUrl: string, workers: number): Promise<{ url: string; child: ChildProcess }> {

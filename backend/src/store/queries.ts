@@ -457,14 +457,21 @@ export function parseNotes(notes: string | null): string[] {
 
 export type Head = Omit<SessionDoc, 'events'>;
 
-/** The session document without events, from its columns. */
-export function headOf(row: HeadRowData): Head {
+/** Who and when a session row is: id, template, anchor key (the full one when it was shortened), window. */
+function identityOf(row: BriefRowData): Pick<SessionDoc, 'id' | 'template' | 'key' | 'start' | 'end'> {
   return {
     id: String(row.id),
     template: String(row.template),
     key: row.key_full ?? String(row.anchor_key),
     start: Number(row.start_ms),
     end: Number(row.end_ms),
+  };
+}
+
+/** The session document without events, from its columns. */
+export function headOf(row: HeadRowData): Head {
+  return {
+    ...identityOf(row),
     status: row.status as SessionStatus,
     version: Number(row.version),
     verdict: row.verdict,
@@ -489,11 +496,7 @@ export type BriefRowData = Pick<HeadRowData, 'id' | 'template' | 'anchor_key' | 
 
 export function briefOf(row: BriefRowData): SessionBrief {
   return {
-    id: String(row.id),
-    template: String(row.template),
-    key: row.key_full ?? String(row.anchor_key),
-    start: Number(row.start_ms),
-    end: Number(row.end_ms),
+    ...identityOf(row),
     verdict: row.verdict,
     severity: row.severity as Severity | null,
     fields: JSON.parse(row.fields_json) as Readonly<Record<string, FieldValue>>,

@@ -24,7 +24,7 @@ const protobuf = require('protobufjs/minimal.js');
 const TracesData = proto.opentelemetry.proto.trace.v1.TracesData;
 
 /** Tempo's TraceByIDResponse { Trace trace = 1 }: reads field 1 and decodes it as TracesData (wire-identical to tempopb.Trace). */
-function decodeTraceByIdResponse(body: Buffer): any {
+export function decodeTraceByIdResponse(body: Buffer): any {
   const reader = protobuf.Reader.create(body);
   let trace: any;
   while (reader.pos < reader.len) {
@@ -35,7 +35,7 @@ function decodeTraceByIdResponse(body: Buffer): any {
   return trace;
 }
 
-const spansOfTracesData = (t: any) => t.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans));
+export const spansOfTracesData = (t: any): any[] => t.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans));
 
 /** Generates a payment workload and stores it with the built CLI: `weft generate`, then `weft replay --store`. */
 export function fillWithReplay(storeUrl: string): void {

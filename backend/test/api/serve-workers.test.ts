@@ -1,24 +1,13 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../src/bench/ports.js';
 import { mysqlHarness, session, type Harness } from '../store/harness.js';
 
 /** `weft serve --workers N` (built CLI): N node:cluster workers on one port, replaced when they die, stopped together. */
 const root = join(import.meta.dirname, '../../..');
 const weft = join(root, 'backend/bin/weft.js');
 const TOKEN = 'workers-token';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Collects the server's stderr and resolves when `count` lines match `pattern`. */
 class Output {

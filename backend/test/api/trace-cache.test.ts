@@ -1,5 +1,4 @@
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,25 +7,13 @@ import type { SessionDoc } from '../../src/engine/types.js';
 import type { Store } from '../../src/store/index.js';
 import { traceIdOf } from '../../src/trace/index.js';
 import { mysqlHarness, mysqlReachable, type Harness } from '../store/harness.js';
+import { decodeTraceByIdResponse, spansOfTracesData } from './contract.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const PAYMENT = readFileSync(join(root, 'templates/payment.yaml'), 'utf8');
-const require = createRequire(import.meta.url);
-const proto = require('otlp-proto-root/build/src/generated/root.js');
-const protobuf = require('protobufjs/minimal.js');
-const TracesData = proto.opentelemetry.proto.trace.v1.TracesData;
 
-/** Tempo's TraceByIDResponse { Trace trace = 1 } → the spans of its TracesData. */
-function spansOfV2(body: Buffer): any[] {
-  const reader = protobuf.Reader.create(body);
-  let trace: any;
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag >>> 3 === 1) trace = TracesData.decode(reader.bytes());
-    else reader.skipType(tag & 7);
-  }
-  return trace.resourceSpans.flatMap((rs: any) => rs.scopeSpans.flatMap((ss: any) => ss.spans));
-}
+/** Tempo's TraceByIDResponse → the spans of its TracesData. */
+const spansOfV2 = (body: Buffer): any[] => spansOfTracesData(decodeTraceByIdResponse(body));
 
 const attr = (span: any, key: string) => span.attributes.find((a: any) => a.key === key)?.value;
 const T0 = Date.parse('2026-11-01T10:00:00Z');
