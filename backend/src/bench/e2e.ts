@@ -13,6 +13,8 @@
  *                         and each source is one partition here so arrival order is the workload's)
  *   WEFT_BENCH_RATE       records/s produced in the freshness phase (default 500)
  *   WEFT_BENCH_MYSQL      server URL without database (default mysql://root@127.0.0.1:3306)
+ *   WEFT_BENCH_DB_PID     the database server's pid for CPU accounting (default: the first mariadbd/mysqld
+ *                         found; set it when the bench has a server of its own beside a shared one)
  *   WEFT_BENCH_MARKS      print the monotonic clock (µs, the clock of --cpu-prof) where each phase
  *                         starts and ends, to cut a CPU profile of the run down to one phase
  */
@@ -126,6 +128,52 @@ function mark(phase: string): void {
   if (process.env.WEFT_BENCH_MARKS) console.log(`    mark ${phase} ${process.hrtime.bigint() / 1000n}`);
 }
 
+/** Server counters that say what the store asked of it (statements, rows, bytes). */
+const STATUS = ['Questions', 'Com_select', 'Com_insert', 'Com_delete', 'Com_commit', 'Handler_read_key', 'Handler_write', 'Handler_update', 'Handler_delete', 'Bytes_received', 'Innodb_os_log_written'];
+
+async function serverStatus(): Promise<Map<string, number>> {
+  const c = await mysql.createConnection(`${MYSQL}/`);
+  try {
+    const [rows] = (await c.query(`SHOW GLOBAL STATUS WHERE Variable_name IN (${STATUS.map((s) => `'${s}'`).join(', ')})`)) as unknown as [Array<{ Variable_name: string; Value: string }>];
+    return new Map(rows.map((r) => [r.Variable_name, Number(r.Value)]));
+  } finally {
+    await c.end();
+  }
+}
+
+function statusDelta(before: Map<string, number>, after: Map<string, number>): string {
+  return STATUS.map((s) => `${s} ${fmt((after.get(s) ?? 0) - (before.get(s) ?? 0))}`).join(', ');
+}
+
+/** Store writes per distinct session written, and how many of them wrote an open (provisional) state. */
+function writesPerSession(written: ReadonlyArray<{ sessions: readonly SessionDoc[] }>): string {
+  const per = new Map<string, number>();
+  let open = 0;
+  let writes = 0;
+  for (const { sessions } of written) {
+    for (const s of sessions) {
+      per.set(s.id, (per.get(s.id) ?? 0) + 1);
+      writes++;
+      if (s.status === 'open') open++;
+    }
+  }
+  const multi = [...per.values()].filter((n) => n > 1).length;
+  return `${fmt(writes)} writes of ${fmt(per.size)} sessions (${(writes / Math.max(1, per.size)).toFixed(2)} per session; ${fmt(multi)} written more than once; ${fmt(open)} writes of open states)`;
+}
+
+/** Messages produced to the internal topics so far (all partitions). */
+async function internalMessages(kafka: Kafka, topics: readonly string[]): Promise<string> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const out: string[] = [];
+    for (const t of topics) out.push(`${t} ${fmt((await admin.fetchTopicOffsets(t)).reduce((n, p) => n + Number(p.high), 0))}`);
+    return out.join(', ');
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]!;
 }
@@ -182,7 +230,8 @@ async function main(): Promise<void> {
     const recordsIn = async () => (await service!.metrics.recordsIn.get()).values.reduce((n, v) => n + v.value, 0);
     while ((await recordsIn()) === 0) await sleep(5);
     const t0 = performance.now();
-    const db = databasePid();
+    const db = Number(process.env.WEFT_BENCH_DB_PID) || databasePid();
+    const status0 = await serverStatus();
     const cpu0 = { own: ownCpuSeconds(), db: db === undefined ? 0 : cpuSecondsOf(db), load: loadAverage(), written: service.store.counters().sessionsWritten };
     mark('c');
     const consumed = async () => {
@@ -208,6 +257,8 @@ async function main(): Promise<void> {
       `    CPU in (c): weft run ${ownCpu.toFixed(2)} s (${Math.round((ownCpu / backlog.length) * 1e6)} µs/record), MariaDB ${dbCpu.toFixed(2)} s ` +
         `(${Math.round((dbCpu / Math.max(1, writes)) * 1e6)} µs per session written); ${fmt(writes)} session writes; load ${cpu0.load} → ${loadAverage()}`,
     );
+    console.log(`    MariaDB in (c): ${statusDelta(status0, await serverStatus())}`);
+    console.log(`    ${writesPerSession(written)}; internal topics: ${await internalMessages(kafka, [config.kafka!.topics.anchor, config.kafka!.topics.join])}`);
     const sum = async (m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, by?: string) => {
       const out: Record<string, number> = {};
       for (const v of (await m.get()).values) out[String(by ? v.labels[by] : 'all')] = (out[String(by ? v.labels[by] : 'all')] ?? 0) + v.value;
