@@ -19,7 +19,7 @@
  * state never depends on which instance holds the partition, so N instances give the sessions one
  * instance gives.
  */
-import type { Consumer, EachBatchPayload, Kafka, Message, Producer } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka, Producer } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { SessionDoc } from '../engine/index.js';
 import type { Store } from '../store/index.js';
@@ -29,6 +29,7 @@ import { partitionOf, topicPartitions } from '../sources/kafka.js';
 import type { CheckpointStore } from './checkpoint.js';
 import { AnchorGate, relayedSources, type GateState } from './gate.js';
 import { Outbox, type Outgoing } from './outbox.js';
+import { Packer, unpack } from './packs.js';
 import type { KafkaConfig, RunConfig } from './config.js';
 import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
 import type { RunMetrics } from './metrics.js';
@@ -52,9 +53,9 @@ export interface PipelineDeps {
 }
 
 /**
- * Anchor topic messages: a record for one template's engine (`time`: its event time), or a mark
- * (`m`): source partition `o` was read up to the message's timestamp, where the source reached
- * event time `m`. `j` is set on what join partition `j` forwarded or relayed, absent on what came
+ * Anchor topic items (packed, see packs.ts; `a` is each one's arrival time): a record for one
+ * template's engine (`time`: its event time), or a mark (`m`): source partition `o` was read up to
+ * arrival time `a`, where the source reached event time `m`. `j` is set on what join partition `j` forwarded or relayed, absent on what came
  * straight from normalise.
  */
 type AnchorMessage = { t: string; s: string; r: unknown; time?: number; j?: number; m?: undefined } | { t: string; s: string; m: number; o?: string; j?: number };
@@ -86,7 +87,7 @@ const MARK_EVERY_MS = 10_000;
 
 /** How long direct messages wait for relayed marks when the partition has nothing more to read, and how many may wait. */
 const GATE_LIMITS = { maxHoldMs: 500, maxHeld: 50_000, slackMs: 1_000 };
-/** Join topic messages: a supplement, an announcement, or a clock mark. */
+/** Join topic items (packed, see packs.ts): a supplement, an announcement, or a clock mark. */
 type JoinMessage =
   | { k: 's'; t: string; s: string; f: string; v: string; time: number; o: Offer[]; r: unknown }
   | { k: 'a'; t: string; f: string; v: string; key: string; time: number }
@@ -278,22 +279,22 @@ export class KafkaPipeline {
   private async normaliseBatch({ batch, resolveOffset, heartbeat, pause }: EachBatchPayload): Promise<void> {
     const sources = this.topicSources.get(batch.topic) ?? [];
     const { topics } = this.kafkaConfig;
-    const anchorOut: Message[] = [];
-    const joinOut: Message[] = [];
+    const anchorOut = new Packer();
+    const joinOut = new Packer();
     const dead: DeadLetter[] = [];
     const maxTime = new Map<string, number>();
     const origin = `${batch.topic}/${batch.partition}`;
     const firstAt = Number(batch.messages[0]?.timestamp);
     let markedAt = firstAt;
-    let latest: string | undefined;
+    let latest: number | undefined;
     for (const message of batch.messages) {
       const where = `${origin}@${message.offset}`;
       const text = message.value?.toString('utf8') ?? '';
-      const timestamp = message.timestamp;
-      if (latest === undefined || Number(timestamp) > Number(latest)) latest = timestamp;
-      if (Number(timestamp) - markedAt >= MARK_EVERY_MS) {
+      const timestamp = Number(message.timestamp);
+      if (latest === undefined || timestamp > latest) latest = timestamp;
+      if (timestamp - markedAt >= MARK_EVERY_MS) {
         this.progressMarks(maxTime, origin, timestamp, anchorOut);
-        markedAt = Number(timestamp);
+        markedAt = timestamp;
       }
       for (const source of sources) this.deps.metrics.recordsIn.inc({ source });
       let value: unknown;
@@ -322,13 +323,13 @@ export class KafkaPipeline {
           if (route.kind === 'anchor' || route.kind === 'keyless') {
             const key = route.kind === 'anchor' ? route.key : '';
             const envelope = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"time":${route.time},"r":${text}}`;
-            anchorOut.push({ partition: partitionOf(`${t}\u0000${key}`, this.partitions.anchor), value: envelope, timestamp });
+            anchorOut.add(partitionOf(`${t}\u0000${key}`, this.partitions.anchor), envelope, timestamp);
             if (route.kind === 'anchor') {
-              for (const offer of route.offers) joinOut.push(this.announcement(t, offer, route.key, route.time, timestamp));
+              for (const offer of route.offers) this.announce(joinOut, t, offer, route.key, route.time, timestamp);
             }
           } else {
             const sup = `{"k":"s","t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"f":${JSON.stringify(route.field)},"v":${JSON.stringify(route.value)},"time":${route.time},"o":${JSON.stringify(route.offers)},"r":${text}}`;
-            joinOut.push({ partition: partitionOf(`${t}\u0000${route.field}\u0000${route.value}`, this.partitions.join), value: sup, timestamp });
+            joinOut.add(partitionOf(`${t}\u0000${route.field}\u0000${route.value}`, this.partitions.join), sup, timestamp);
           }
         }
         if (refusal && !taken) {
@@ -341,14 +342,14 @@ export class KafkaPipeline {
     }
     await heartbeat();
     // Marks after the records they cover, in the same request (one record batch per partition).
-    this.marks(maxTime, origin, latest ?? String(Date.now()), anchorOut, joinOut);
-    await this.outbox.send([{ topic: topics.anchor, messages: anchorOut }, { topic: topics.join, messages: joinOut }]);
+    this.marks(maxTime, origin, latest ?? Date.now(), anchorOut, joinOut);
+    await this.outbox.send([{ topic: topics.anchor, messages: anchorOut.messages() }, { topic: topics.join, messages: joinOut.messages() }]);
     if (dead.length > 0) {
       await this.deadLetters.send(dead);
       for (const d of dead) this.deps.metrics.deadLetters.inc({ source: d.source, reason: d.reason });
     }
     resolveOffset(batch.lastOffset());
-    if (latest !== undefined) this.align(batch.topic, batch.partition, Number(latest), Number(batch.offsetLag()), pause);
+    if (latest !== undefined) this.align(batch.topic, batch.partition, latest, Number(batch.offsetLag()), pause);
   }
 
   /**
@@ -386,12 +387,12 @@ export class KafkaPipeline {
     this.deps.metrics.rejected.inc({ source, reason });
   }
 
-  private announcement(t: string, offer: Offer, key: string, time: number, timestamp: string | undefined): Message {
-    return {
-      partition: partitionOf(`${t}\u0000${offer.field}\u0000${offer.value}`, this.partitions.join),
-      value: `{"k":"a","t":${JSON.stringify(t)},"f":${JSON.stringify(offer.field)},"v":${JSON.stringify(offer.value)},"key":${JSON.stringify(key)},"time":${time}}`,
-      timestamp,
-    };
+  private announce(join: Packer, t: string, offer: Offer, key: string, time: number, at: number | undefined): void {
+    join.add(
+      partitionOf(`${t}\u0000${offer.field}\u0000${offer.value}`, this.partitions.join),
+      `{"k":"a","t":${JSON.stringify(t)},"f":${JSON.stringify(offer.field)},"v":${JSON.stringify(offer.value)},"key":${JSON.stringify(key)},"time":${time}}`,
+      at,
+    );
   }
 
   /**
@@ -401,25 +402,25 @@ export class KafkaPipeline {
    * the others' marks reach the anchor stage through the join stage, behind what they cover.
    */
   /** Mid-batch marks of directly routed sources, to anchor partitions only (see MARK_EVERY_MS). */
-  private progressMarks(maxTime: Map<string, number>, origin: string, at: string, anchor: Message[]): void {
+  private progressMarks(maxTime: Map<string, number>, origin: string, at: number, anchor: Packer): void {
     for (const [markKey, time] of maxTime) {
       const [t, s] = markKey.split('\u0000') as [string, string];
       if (this.relayed.get(t)?.has(s)) continue;
       const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"m":${time}}`;
-      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: at });
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.add(p, value, at);
     }
   }
 
-  private marks(maxTime: Map<string, number>, origin: string, at: string, anchor: Message[], join: Message[]): void {
+  private marks(maxTime: Map<string, number>, origin: string, at: number, anchor: Packer, join: Packer): void {
     for (const [markKey, batchMax] of maxTime) {
       const time = Math.max(batchMax, this.sentMarks.get(markKey) ?? -Infinity);
       this.sentMarks.set(markKey, time);
       const [t, s] = markKey.split('\u0000') as [string, string];
       const joinMark = `{"k":"m","t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"time":${time}}`;
-      for (let p = 0; p < this.partitions.join; p++) join.push({ partition: p, value: joinMark, timestamp: at });
+      for (let p = 0; p < this.partitions.join; p++) join.add(p, joinMark, at);
       if (this.relayed.get(t)?.has(s)) continue;
       const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"m":${time}}`;
-      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, timestamp: at });
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.add(p, value, at);
     }
   }
 
@@ -495,21 +496,22 @@ export class KafkaPipeline {
           const offset = Number(message.offset);
           if (offset < o.next) continue;
           if (!isRunning() || isStale()) break;
-          const envelope = JSON.parse(message.value!.toString('utf8')) as AnchorMessage;
-          const at = message.timestamp === undefined ? undefined : Number(message.timestamp);
-          const t = envelope.t;
           const now = Date.now();
-          if (envelope.m !== undefined) {
-            const origin = envelope.o ?? '';
-            if (at === undefined || Number.isNaN(at)) await shard.observe(t, envelope.s, envelope.m, undefined);
-            else if (envelope.j !== undefined) gate.relay(t, envelope.s, origin, envelope.j, envelope.m, at, now);
-            else if (!gate.isRelayed(t, envelope.s)) gate.mark(t, envelope.s, origin, envelope.m, at, now);
-          } else if (!gate.record(t, envelope.s, envelope.time ?? 0, at, envelope.r, now)) {
-            await this.apply(shard, t, envelope.s, envelope.r, at);
+          for (const envelope of unpack<AnchorMessage>(message.value, message.timestamp)) {
+            const at = envelope.a;
+            const t = envelope.t;
+            if (envelope.m !== undefined) {
+              const origin = envelope.o ?? '';
+              if (at === undefined) await shard.observe(t, envelope.s, envelope.m, undefined);
+              else if (envelope.j !== undefined) gate.relay(t, envelope.s, origin, envelope.j, envelope.m, at, now);
+              else if (!gate.isRelayed(t, envelope.s)) gate.mark(t, envelope.s, origin, envelope.m, at, now);
+            } else if (!gate.record(t, envelope.s, envelope.time ?? 0, at, envelope.r, now)) {
+              await this.apply(shard, t, envelope.s, envelope.r, at);
+            }
+            if (++n % 2000 === 0) await heartbeat();
           }
           o.next = offset + 1;
           o.dirty = true;
-          if (++n % 2000 === 0) await heartbeat();
         }
         o.state.lag = Number(batch.offsetLag());
         for (const t of gate.templatesHolding()) await this.letThrough(o.state, t, Date.now(), o.state.lag === 0);
@@ -566,25 +568,25 @@ export class KafkaPipeline {
       await this.serial(o, async () => {
         const forwards: Forward[] = [];
         /** Marks of relayed sources seen in this batch: passed on after every forward of the batch. */
-        const relays = new Map<string, { time: number; at: string | undefined }>();
+        const relays = new Map<string, { time: number; at: number | undefined }>();
         let next = o.next;
         for (const message of batch.messages) {
           const offset = Number(message.offset);
           if (offset < next) continue;
           if (!isRunning() || isStale()) break;
-          const m = JSON.parse(message.value!.toString('utf8')) as JoinMessage;
-          if (m.k === 's') {
-            const at = Number(message.timestamp);
-            const s: Supplement = { template: m.t, source: m.s, field: m.f, value: m.v, time: m.time, at: Number.isNaN(at) ? undefined : at, record: m.r, offers: m.o };
-            forwards.push(...o.state.supplement(s));
-          } else if (m.k === 'a') {
-            forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }));
-          } else {
-            forwards.push(...o.state.advance(m.t, m.s, m.time));
-            if (this.relayed.get(m.t)?.has(m.s)) {
-              const key = `${m.t}\u0000${m.s}\u0000${m.o ?? ''}`;
-              const was = relays.get(key);
-              relays.set(key, { time: Math.max(m.time, was?.time ?? -Infinity), at: was && Number(was.at) > Number(message.timestamp) ? was.at : message.timestamp });
+          for (const m of unpack<JoinMessage>(message.value, message.timestamp)) {
+            if (m.k === 's') {
+              const s: Supplement = { template: m.t, source: m.s, field: m.f, value: m.v, time: m.time, at: m.a, record: m.r, offers: m.o };
+              forwards.push(...o.state.supplement(s));
+            } else if (m.k === 'a') {
+              forwards.push(...o.state.announce({ template: m.t, field: m.f, value: m.v, key: m.key, time: m.time }));
+            } else {
+              forwards.push(...o.state.advance(m.t, m.s, m.time));
+              if (this.relayed.get(m.t)?.has(m.s)) {
+                const key = `${m.t}\u0000${m.s}\u0000${m.o ?? ''}`;
+                const was = relays.get(key);
+                relays.set(key, { time: Math.max(m.time, was?.time ?? -Infinity), at: was?.at !== undefined && (m.a === undefined || was.at > m.a) ? was.at : m.a });
+              }
             }
           }
           next = offset + 1;
@@ -607,28 +609,22 @@ export class KafkaPipeline {
    * Supplements to their session's anchor partition (or their value's home); chained join values
    * announced; then this join partition's marks of relayed sources to every anchor partition.
    */
-  private async forward(forwards: readonly Forward[], from: number, relays: ReadonlyMap<string, { time: number; at: string | undefined }>): Promise<void> {
-    const anchor: Message[] = [];
-    const join: Message[] = [];
+  private async forward(forwards: readonly Forward[], from: number, relays: ReadonlyMap<string, { time: number; at: number | undefined }>): Promise<void> {
+    const anchor = new Packer();
+    const join = new Packer();
     for (const { supplement: s, key } of forwards) {
       const route = key === null ? `${s.template}\u0000\u0000${s.field}\u0000${s.value}` : `${s.template}\u0000${key}`;
-      anchor.push({
-        partition: partitionOf(route, this.partitions.anchor),
-        value: JSON.stringify({ t: s.template, s: s.source, time: s.time, j: from, r: s.record }),
-        ...(s.at === undefined ? {} : { timestamp: String(s.at) }),
-      });
-      if (key !== null) {
-        const timestamp = s.at === undefined ? undefined : String(s.at);
-        for (const offer of s.offers) join.push(this.announcement(s.template, offer, key, s.time, timestamp));
-      }
+      anchor.add(partitionOf(route, this.partitions.anchor), JSON.stringify({ t: s.template, s: s.source, time: s.time, j: from, r: s.record }), s.at);
+      if (key !== null) for (const offer of s.offers) this.announce(join, s.template, offer, key, s.time, s.at);
     }
     for (const [key, { time, at }] of relays) {
       const [t, source, origin] = key.split('\u0000') as [string, string, string];
       const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"o":${JSON.stringify(origin)},"j":${from},"m":${time}}`;
-      for (let p = 0; p < this.partitions.anchor; p++) anchor.push({ partition: p, value, ...(at === undefined ? {} : { timestamp: at }) });
+      for (let p = 0; p < this.partitions.anchor; p++) anchor.add(p, value, at);
     }
-    const out: Outgoing[] = [{ topic: this.kafkaConfig.topics.anchor, messages: anchor }];
-    if (join.length > 0) out.push({ topic: this.kafkaConfig.topics.join, messages: join });
+    const out: Outgoing[] = [{ topic: this.kafkaConfig.topics.anchor, messages: anchor.messages() }];
+    const joins = join.messages();
+    if (joins.length > 0) out.push({ topic: this.kafkaConfig.topics.join, messages: joins });
     await this.outbox.send(out);
   }
 
