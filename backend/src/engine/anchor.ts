@@ -1,6 +1,7 @@
 import type { CompiledTemplate } from '../template/index.js';
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import { Timers } from './timers.js';
+import { removeFrom } from './lists.js';
 
 const NO_SESSIONS: readonly SessionState[] = Object.freeze([]) as readonly SessionState[];
 
@@ -123,9 +124,7 @@ export class AnchorWindows {
   remove(session: SessionState): void {
     const list = this.byKey.get(session.key);
     if (!list) return;
-    const i = list.indexOf(session);
-    if (i < 0) return;
-    list.splice(i, 1);
+    if (!removeFrom(list, session)) return;
     if (list.length === 0) this.byKey.delete(session.key);
     this.open--;
   }
@@ -148,7 +147,7 @@ export class AnchorWindows {
     // Nothing can link to it as a split: do not keep it (this runs for every closed session).
     if (this.template.session.splitWithinMs <= 0) return;
     const list = this.past.get(key);
-    if (list?.some((p) => p.id === id)) return;
+    if (list !== undefined && list.findIndex(byId, id) >= 0) return;
     const past: RememberedSession = { key, id, start, end };
     if (list) list.push(past);
     else this.past.set(key, [past]);
@@ -158,10 +157,8 @@ export class AnchorWindows {
   forgetPast(watermark: number): void {
     for (let past = this.pastTimers.popDue(watermark); past !== undefined; past = this.pastTimers.popDue(watermark)) {
       const list = this.past.get(past.key);
-      const i = list ? list.indexOf(past) : -1;
-      if (i < 0) continue;
-      if (list!.length === 1) this.past.delete(past.key);
-      else list!.splice(i, 1);
+      if (list === undefined || !removeFrom(list, past)) continue;
+      if (list.length === 0) this.past.delete(past.key);
     }
   }
 
@@ -204,6 +201,11 @@ export class AnchorWindows {
     session.scheduled = true;
     this.closeTimers.register(session.end + this.gap, session);
   }
+}
+
+/** `findIndex` predicate with the id as `this` (no closure, so no context per call). */
+function byId(this: string, past: PastSession): boolean {
+  return past.id === this;
 }
 
 function olderFirst(a: SessionState, b: SessionState): number {

@@ -292,6 +292,11 @@ export class Correlator {
     for (let j = 0; j < this.joins.length; j++) {
       const join = this.joins[j]!;
       const old = before === undefined ? NO_VALUES : before[j]!;
+      // Most re-evaluations offer what the session already offered: checked before building a list.
+      if (offersExactly(fields[join.field], old)) {
+        announced[j] = old;
+        continue;
+      }
       const values = joinValues(fields, join.field);
       if (sameValues(old, values)) {
         announced[j] = old;
@@ -374,14 +379,20 @@ export class Correlator {
   private close(session: SessionState): void {
     this.windows.remove(session);
     if (session.dirty || session.status !== 'final') this.fire(session, session.status === 'final' ? 'late' : 'watermark');
-    this.joins.forEach((join, j) => join.withdraw(session, session.announced?.[j] ?? NO_VALUES, true));
+    this.withdrawJoins(session, true);
     session.live = false;
     this.windows.remember(session.key, session.id, session.start, session.end);
   }
 
+  /** The session leaves the join indexes (kept findable as closed when it closed, not when merged away). */
+  private withdrawJoins(session: SessionState, keepAsClosed: boolean): void {
+    const announced = session.announced;
+    for (let j = 0; j < this.joins.length; j++) this.joins[j]!.withdraw(session, announced?.[j] ?? NO_VALUES, keepAsClosed);
+  }
+
   private tombstone(gone: SessionState, survivor: SessionState): void {
     this.counters.merges++;
-    this.joins.forEach((join, j) => join.withdraw(gone, gone.announced?.[j] ?? NO_VALUES, false));
+    this.withdrawJoins(gone, false);
     if (!gone.fired) return;
     gone.version++;
     this.counters.fires.merge++;
@@ -416,7 +427,8 @@ export class Correlator {
         events,
       },
     });
-    for (const { enrichment, key } of result.pending) {
+    for (let i = 0; i < result.pending.length; i++) {
+      const { enrichment, key } = result.pending[i]!;
       this.out.push({ kind: 'enrich', request: { template: this.template.id, enrichment, key, session: { id: session.id, key: session.key } } });
     }
   }
@@ -531,6 +543,12 @@ export class Correlator {
 }
 
 const NO_VALUES: readonly string[] = Object.freeze([]);
+
+/** True when a scalar join field's value is the one value `values` holds (lists are compared built). */
+function offersExactly(value: unknown, values: readonly string[]): boolean {
+  if (value === undefined) return values.length === 0;
+  return values.length === 1 && !Array.isArray(value) && (typeof value === 'string' ? value === values[0] : String(value) === values[0]);
+}
 
 function sameValues(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;

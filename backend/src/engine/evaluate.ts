@@ -172,6 +172,11 @@ class Scope implements SessionScope {
       if (value !== UNSURE) return value;
     }
     if (expr.fails?.(this.presence)) return FAIL;
+    return this.interpret(expr);
+  }
+
+  /** Kept apart from `outcome`: its closure would make every call allocate a context, fast or not. */
+  private interpret(expr: CompiledExpression): unknown {
     return quietly(() => {
       try {
         return expr.run(this.celContext());

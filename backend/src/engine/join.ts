@@ -1,6 +1,7 @@
 import type { SupplementStep } from '../template/index.js';
 import type { PastSession } from './anchor.js';
 import { distanceTo, type SessionState } from './session.js';
+import { removeAt, removeFrom } from './lists.js';
 import { Timers } from './timers.js';
 import type { NormalEvent } from './types.js';
 
@@ -79,13 +80,15 @@ export class JoinIndex {
 
   matchesClosed(event: NormalEvent): boolean {
     const list = this.closed.get(event.key);
-    return list !== undefined && list.some((p) => this.accepts(p, event.time));
+    if (list === undefined) return false;
+    for (let i = 0; i < list.length; i++) if (this.accepts(list[i]!, event.time)) return true;
+    return false;
   }
 
   /** Parks a supplement until a session offers its value; false if it is a re-delivery of one already parked. */
   wait(event: NormalEvent): boolean {
     const list = this.waiting.get(event.key);
-    if (list?.some((e) => e.id === event.id)) return false;
+    if (list !== undefined) for (let i = 0; i < list.length; i++) if (list[i]!.id === event.id) return false;
     if (list) list.push(event);
     else this.waiting.set(event.key, [event]);
     this.waitingCount++;
@@ -101,12 +104,19 @@ export class JoinIndex {
   take(value: string, session: SessionState): readonly NormalEvent[] {
     const list = this.waiting.get(value);
     if (!list) return NOTHING;
-    const taken = list.filter((e) => this.accepts(session, e.time));
-    if (taken.length === 0) return taken;
-    const rest = list.filter((e) => !taken.includes(e));
-    if (rest.length > 0) this.waiting.set(value, rest);
-    else this.waiting.delete(value);
-    this.waitingCount -= taken.length;
+    let accepted = 0;
+    for (let i = 0; i < list.length; i++) if (this.accepts(session, list[i]!.time)) accepted++;
+    if (accepted === 0) return NOTHING;
+    this.waitingCount -= accepted;
+    // The common case: every supplement waiting on the value is the session's; the list itself is handed over.
+    if (accepted === list.length) {
+      this.waiting.delete(value);
+      return list;
+    }
+    const taken: NormalEvent[] = [];
+    const rest: NormalEvent[] = [];
+    for (let i = 0; i < list.length; i++) (this.accepts(session, list[i]!.time) ? taken : rest).push(list[i]!);
+    this.waiting.set(value, rest);
     return taken;
   }
 
@@ -114,10 +124,8 @@ export class JoinIndex {
   nextExpired(watermark: number): NormalEvent | undefined {
     for (let event = this.waitTimers.popDue(watermark - 1); event !== undefined; event = this.waitTimers.popDue(watermark - 1)) {
       const list = this.waiting.get(event.key);
-      const i = list ? list.indexOf(event) : -1;
-      if (i < 0) continue;
-      if (list!.length === 1) this.waiting.delete(event.key);
-      else list!.splice(i, 1);
+      if (list === undefined || !removeFrom(list, event)) continue;
+      if (list.length === 0) this.waiting.delete(event.key);
       this.waitingCount--;
       return event;
     }
@@ -127,10 +135,8 @@ export class JoinIndex {
   forgetClosed(supplementWatermark: number): void {
     for (let entry = this.closedTimers.popDue(supplementWatermark - 1); entry !== undefined; entry = this.closedTimers.popDue(supplementWatermark - 1)) {
       const list = this.closed.get(entry.value);
-      const i = list ? list.indexOf(entry) : -1;
-      if (i < 0) continue;
-      if (list!.length === 1) this.closed.delete(entry.value);
-      else list!.splice(i, 1);
+      if (list === undefined || !removeFrom(list, entry)) continue;
+      if (list.length === 0) this.closed.delete(entry.value);
     }
   }
 
@@ -157,7 +163,7 @@ export class JoinIndex {
     const list = this.open.get(value);
     if (!list) return;
     // A list field may offer a value twice, and then the session is listed twice.
-    for (let i = list.indexOf(session); i >= 0; i = list.indexOf(session, i)) list.splice(i, 1);
+    for (let i = list.indexOf(session); i >= 0; i = list.indexOf(session, i)) removeAt(list, i);
     if (list.length === 0) this.open.delete(value);
   }
 }

@@ -32,8 +32,9 @@ export class MemorySessions {
       if (old && old.fields[name] === doc.fields[name]) continue;
       const values = joinValues(doc.fields, name);
       const before = old ? joinValues(old.fields, name) : NO_VALUES;
-      for (const value of before) if (!values.includes(value)) unindexKey(index.byField[f]!, value, old!.id);
-      for (const value of values) if (!before.includes(value)) indexKey(index.byField[f]!, value, doc.id);
+      const byValue = index.byField[f]!;
+      for (let i = 0; i < before.length; i++) if (!values.includes(before[i]!)) unindexKey(byValue, before[i]!, old!.id);
+      for (let i = 0; i < values.length; i++) if (!before.includes(values[i]!)) indexKey(byValue, values[i]!, doc.id);
     }
   }
 

@@ -91,11 +91,18 @@ function firstMatcher(steps: readonly StepMatcher[], record: unknown): StepMatch
     const matcher = steps[i]!;
     const outcome = matcher.when === undefined ? UNSURE : matcher.when(record);
     if (outcome === true) return matcher;
-    if (outcome !== UNSURE) continue;
-    // A `when` that cannot be evaluated on this record (missing key) simply does not match.
-    if (quietly(() => whenHolds(matcher.step.when, record))) return matcher;
+    if (outcome === UNSURE && interpretWhen(matcher.step.when, record)) return matcher;
   }
   return undefined;
+}
+
+/**
+ * The interpreter's answer for a `when` the fast path left open. Its own function: a closure in the
+ * matching loop would make V8 allocate a context for every step tried, fast path or not.
+ */
+function interpretWhen(when: CompiledExpression, record: unknown): boolean {
+  // A `when` that cannot be evaluated on this record (missing key) simply does not match.
+  return quietly(() => whenHolds(when, record));
 }
 
 /** The first step of a source whose `when` holds for the record (declared order). */

@@ -1,5 +1,6 @@
 import type { CompiledTemplate } from '../template/index.js';
 import type { Evaluation } from './evaluate.js';
+import { insertAt } from './lists.js';
 import type { EventDoc, SessionStatus } from './types.js';
 
 /**
@@ -109,7 +110,7 @@ export class SessionState {
     let i = events.length;
     while (i > 0 && byTime(events[i - 1]!, event) > 0) i--;
     if (i === events.length) events.push(event);
-    else events.splice(i, 0, event);
+    else insertAt(events, i, event);
   }
 
   /** Takes over another session's events (the other becomes a tombstone). */

@@ -64,13 +64,18 @@ export class Watermarks {
     const cache = this.stageCache;
     if (cache.names !== names) {
       cache.names = names;
-      cache.idle = names.some((n) => this.sources.get(n)!.idleMs !== undefined);
+      cache.idle = this.anyIdle(names);
       cache.epoch = -1;
     }
     if (cache.epoch === this.epoch && !cache.idle) return cache.value;
     cache.value = this.compute(names, now);
     cache.epoch = this.epoch;
     return cache.value;
+  }
+
+  /** Apart from `stage`, which runs per record: a closure there would allocate a context per call. */
+  private anyIdle(names: readonly string[]): boolean {
+    return names.some((n) => this.sources.get(n)!.idleMs !== undefined);
   }
 
   private compute(names: readonly string[], now: number | undefined): number {
