@@ -1,7 +1,8 @@
 /**
- * API benchmark (issue 5): ≥ 1M sessions in MariaDB, the API server in this process, autocannon in
- * a second process at 50 connections; p50/p99 of trace-by-id (Grafana's Tempo call: v2, protobuf)
- * and of a search (Tempo TraceQL search on a field), and the total req/s of a mixed run.
+ * API benchmark (issue 5): ≥ 1M sessions in MariaDB, the API server (`weft serve`) in its own
+ * process, the load generator (wrk, else autocannon) in a second process at 50 connections; p50/p99
+ * of trace-by-id (Grafana's Tempo call: v2, protobuf) and of a search (Tempo TraceQL search on a
+ * field), and the total req/s of a mixed run.
  *
  *   npm run bench:api
  *
@@ -10,7 +11,12 @@
  *   WEFT_BENCH_MYSQL        server URL without database (default mysql://root@127.0.0.1:3306)
  *   WEFT_BENCH_DATABASE     database kept across runs (default weft_bench_api): filled once, reused
  *                           while it holds enough sessions
- *   WEFT_BENCH_SECONDS      seconds per autocannon run (default 15)
+ *   WEFT_BENCH_SECONDS      seconds per run (default 15)
+ *   WEFT_BENCH_CLIENT       `wrk` or `autocannon` (default: wrk when installed or installable with
+ *                           apt-get, else autocannon; the run says which). wrk is C and costs ~25 µs
+ *                           of CPU per request where autocannon cost 56–95 µs, on the same 2 cores
+ *                           as the server and MariaDB. Both send the same requests (random session
+ *                           ids among N, random users) and report p50/p99 and req/s the same way.
  *   WEFT_BENCH_CONNECTIONS  concurrent connections (default 50)
  *   WEFT_BENCH_FILL_ONLY=1  fill the database and stop
  *   WEFT_BENCH_BUFFER_POOL  InnoDB buffer pool for the run (default 4G; restored afterwards): the
@@ -27,14 +33,16 @@
  *   WEFT_BENCH_RUNS         which runs, in order (default `trace,search,mixed`)
  *
  * Besides latency and throughput, each run reports CPU time per request of `weft serve` (primary
- * and workers), of MariaDB and of autocannon, from /proc: on a shared machine these vary far less
+ * and workers), of MariaDB and of the load generator, from /proc: on a shared machine these vary far less
  * than req/s and p99, which move with whatever else is running.
  *
  * The server is the real CLI, `weft serve --log-level warn`, in its own process(es); this process
- * only fills, starts and reports, so it takes no CPU from the server while autocannon runs.
+ * only fills, starts and reports, so it takes no CPU from the server while the load runs.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import mysql from 'mysql2/promise';
 import { hash64 } from '../engine/hash.js';
@@ -115,7 +123,7 @@ interface Summary {
   readonly non2xx: number;
   /** InnoDB pages read from disk during the run (0 when the working set is in the buffer pool). */
   diskReads?: number;
-  /** CPU seconds (user + system) spent during the run by the autocannon process. */
+  /** CPU seconds (user + system) spent during the run by the load generator (wrk or autocannon). */
   clientCpu?: number;
   /** CPU seconds spent during the run by `weft serve` (primary and workers) and by MariaDB. */
   serverCpu?: number;
@@ -139,13 +147,139 @@ function familyOf(pid: number): number[] {
 
 const sumCpu = (pids: readonly number[]): number => pids.reduce((sum, pid) => sum + cpuSecondsOf(pid), 0);
 
-/** Runs one autocannon load in a second process and returns its summary. */
-function runClient(url: string, kind: string, seconds: number): Promise<Summary> {
+/** The load generator of this run: wrk when it is on the PATH (or apt-get can install it), else autocannon. */
+type ClientKind = 'wrk' | 'autocannon';
+
+function onPath(command: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * wrk (C, epoll) costs a fraction of autocannon's CPU per request — ~60–95 µs of autocannon's on
+ * the same 2 cores as the server and MariaDB, which is CPU the server then lacks. WEFT_BENCH_CLIENT
+ * forces one; otherwise wrk, installed with apt-get when missing and possible, falling back to
+ * autocannon.
+ */
+function chooseClient(): ClientKind {
+  const wanted = env.WEFT_BENCH_CLIENT;
+  if (wanted === 'autocannon') return 'autocannon';
+  if (onPath('wrk')) return 'wrk';
+  if (wanted !== 'wrk' && process.getuid?.() === 0 && onPath('apt-get')) {
+    console.log('wrk not found: apt-get install -y wrk');
+    const installed = spawnSync('apt-get', ['install', '-y', '-o', 'DPkg::Lock::Timeout=120', 'wrk'], { stdio: 'ignore', timeout: 300_000 });
+    if (installed.status === 0 && onPath('wrk')) return 'wrk';
+  }
+  if (wanted === 'wrk') throw new Error('WEFT_BENCH_CLIENT=wrk but wrk is not installed');
+  console.log('wrk unavailable: falling back to autocannon');
+  return 'autocannon';
+}
+
+/** Runs one load (wrk or autocannon) in a second process and returns its summary. */
+function runClient(tool: ClientKind, url: string, kind: string, seconds: number): Promise<Summary> {
+  if (tool === 'wrk') return runWrk(url, kind, seconds);
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), ['--client', url, kind, String(seconds)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     child.once('message', (m) => resolve(m as Summary));
     child.once('error', reject);
     child.once('exit', (code) => (code === 0 ? undefined : reject(new Error(`client exited with ${code}`))));
+  });
+}
+
+/**
+ * The trace ids of sessions 0..N-1, one per fixed-width line (32 hex digits and a newline), for
+ * wrk's script to pick from at random: Lua cannot derive them. Written once per N and reused.
+ */
+function traceIdFile(): string {
+  const path = join(tmpdir(), `weft-bench-api-trace-ids-${N}.txt`);
+  if (existsSync(path) && statSync(path).size === N * 33) return path;
+  const lines: string[] = [];
+  for (let i = 0; i < N; i++) lines.push(traceIdOf(idOf(i)));
+  writeFileSync(`${path}.tmp`, `${lines.join('\n')}\n`);
+  renameSync(`${path}.tmp`, path);
+  return path;
+}
+
+/**
+ * wrk's Lua side: the same requests as the autocannon client (trace by id of a random session
+ * among N as Grafana asks for it, protobuf; a TraceQL search for a random user's ok sessions;
+ * mixed alternates them), and a summary line of JSON with its own CPU time from /proc.
+ */
+const WRK_SCRIPT = `
+local mode, ids, n, users, token, qprefix, qsuffix
+local k = 0
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("seed", counter)
+end
+function init(args)
+  mode, n, users, token, qprefix, qsuffix = args[1], tonumber(args[3]), tonumber(args[4]), args[5], args[6], args[7]
+  local f = assert(io.open(args[2], "rb"))
+  ids = f:read("*a")
+  f:close()
+  math.randomseed(os.time() * 1000 + (seed or 0))
+end
+local function pick()
+  return math.random(0, n - 1)
+end
+local function trace()
+  local i = pick()
+  return wrk.format("GET", "/api/v2/traces/" .. string.sub(ids, i * 33 + 1, i * 33 + 32),
+    { ["accept"] = "application/protobuf", ["authorization"] = "Bearer " .. token })
+end
+local function search()
+  local user = "u" .. string.format("%d", (pick() * 7919) % users)
+  return wrk.format("GET", qprefix .. user .. qsuffix, { ["authorization"] = "Bearer " .. token })
+end
+function request()
+  if mode == "trace" then return trace() end
+  if mode == "search" then return search() end
+  k = k + 1
+  if k % 2 == 1 then return trace() end
+  return search()
+end
+function done(summary, latency, requests)
+  local f = io.open("/proc/self/stat", "r")
+  local stat = f:read("*a")
+  f:close()
+  local fields = {}
+  for word in string.gmatch(string.match(stat, "%) (.*)"), "%S+") do fields[#fields + 1] = word end
+  local e = summary.errors
+  io.write(string.format('WEFT_WRK {"requests":%d,"micros":%d,"p50":%d,"p99":%d,"errors":%d,"non2xx":%d,"ticks":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, e.status, tonumber(fields[12]) + tonumber(fields[13])))
+end
+`;
+
+/** One wrk run (one thread: 50 connections on epoll need no more) and its summary. */
+function runWrk(url: string, kind: string, seconds: number): Promise<Summary> {
+  const script = join(tmpdir(), `weft-bench-api-${process.pid}.lua`);
+  writeFileSync(script, WRK_SCRIPT);
+  // The search URL around the user: `{ .user_id = "<user>" && .verdict = "ok" }`, encoded as the autocannon client does.
+  const [before, after] = encodeURIComponent('{ .user_id = "\u0000" && .verdict = "ok" }').split('%00') as [string, string];
+  const args = ['-t', '1', '-c', String(CONNECTIONS), '-d', `${seconds}s`, '--timeout', '10s', '-s', script, url, '--',
+    kind, traceIdFile(), String(N), String(USERS), TOKEN, `/api/search?q=${before}`, `${after}&limit=20&spss=3`];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.once('error', reject);
+    child.once('exit', (code) => {
+      rmSync(script, { force: true });
+      const line = out.split('\n').find((l) => l.startsWith('WEFT_WRK '));
+      if (code !== 0 || line === undefined) return reject(new Error(`wrk exited with ${code}: ${out}`));
+      const r = JSON.parse(line.slice('WEFT_WRK '.length)) as { requests: number; micros: number; p50: number; p99: number; errors: number; non2xx: number; ticks: number };
+      resolve({
+        label: kind,
+        requests: r.requests,
+        rps: r.requests / (r.micros / 1e6),
+        p50: r.p50 / 1000,
+        p99: r.p99 / 1000,
+        errors: r.errors,
+        non2xx: r.non2xx,
+        clientCpu: r.ticks / 100,
+      });
+    });
   });
 }
 
@@ -282,12 +416,13 @@ async function run(admin: mysql.Connection): Promise<void> {
   await store.close();
   if (env.WEFT_BENCH_BUFFER_POOL !== 'keep') await warmBufferPool(admin);
 
+  const tool = chooseClient();
   // Each worker's pool: enough connections for its share of the clients' concurrency.
   const { url, child } = await startServer(`${SERVER}/${DATABASE}?pool=16`, WORKERS);
   try {
     // Warm-up (discarded): the first figures should not pay for JIT and cold pages.
-    console.log(`weft serve --workers ${WORKERS}; warming up 5 s; then ${SECONDS} s per run at ${CONNECTIONS} connections from a second process`);
-    await runClient(url, 'mixed', 5);
+    console.log(`weft serve --workers ${WORKERS}; warming up 5 s; then ${SECONDS} s per run at ${CONNECTIONS} connections from a second process (${tool})`);
+    await runClient(tool, url, 'mixed', 5);
     const results: Summary[] = [];
     const servers = familyOf(child.pid!);
     const database = databasePid();
@@ -295,14 +430,14 @@ async function run(admin: mysql.Connection): Promise<void> {
       const before = await diskReads(admin);
       const server0 = sumCpu(servers);
       const database0 = database === undefined ? 0 : cpuSecondsOf(database);
-      const result = await runClient(url, kind, SECONDS);
+      const result = await runClient(tool, url, kind, SECONDS);
       result.serverCpu = sumCpu(servers) - server0;
       result.databaseCpu = database === undefined ? 0 : cpuSecondsOf(database) - database0;
       result.diskReads = (await diskReads(admin)) - before;
       results.push(result);
     }
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`\n  load average at the end: ${load}; CPU µs per request: weft serve / MariaDB / autocannon`);
+    console.log(`\n  load generator: ${tool}; load average at the end: ${load}; CPU µs per request: weft serve / MariaDB / ${tool}`);
     console.log('  run      requests     req/s    p50 ms   p99 ms   errors  non-2xx  disk reads   serve µs  mariadb µs  client µs');
     const perRequest = (seconds: number | undefined, r: Summary) => (r.requests === 0 ? '-' : (((seconds ?? 0) * 1e6) / r.requests).toFixed(0));
     for (const r of results) {
