@@ -552,7 +552,9 @@ export class KafkaPipeline {
 
   private async checkpointAnchor(o: Owned<AnchorPart>, final: boolean): Promise<void> {
     await this.checkpoint(this.stage.anchor, this.kafkaConfig.topics.anchor, this.anchorConsumer, o, final, async () => {
-      await o.state.shard.flush();
+      // A partition that stops here (shutdown, moved away) writes everything; a periodic checkpoint carries the held open fires.
+      if (final) await o.state.shard.flush();
+      else await o.state.shard.flushForCheckpoint();
       return { ...o.state.shard.snapshot(), gate: o.state.gate.snapshot() } satisfies AnchorCheckpoint;
     });
   }

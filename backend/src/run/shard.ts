@@ -3,16 +3,17 @@
  * whole input in embedded mode). Records, marks and processing-time ticks come in; emissions go to
  * the store through a StoreSink. Everything that touches the engines runs one at a time (`serial`).
  */
-import { Engine, type Emission, type EngineSnapshot, type EnrichRequest } from '../engine/index.js';
+import { Engine, type Emission, type EngineSnapshot, type EnrichRequest, type SessionDoc } from '../engine/index.js';
 import type { Store } from '../store/index.js';
 import type { CompiledTemplate } from '../template/index.js';
 import type { EnrichedTarget, RunEnrichment } from './enrichment.js';
 import type { RunMetrics } from './metrics.js';
 import { StoreSink } from './sink.js';
 
-/** What a shard checkpoints: per template, its engine's snapshot. */
+/** What a shard checkpoints: per template, its engine's snapshot; open fires held unwritten (see StoreSink.held). */
 export interface ShardState {
   readonly engines: Record<string, EngineSnapshot>;
+  readonly held?: readonly SessionDoc[];
 }
 
 /** Input whose latest arrival time is this far behind the wall clock is a backlog being caught up. */
@@ -42,6 +43,7 @@ export class Shard implements EnrichedTarget {
     this.sink = new StoreSink(store, metrics);
     if (enrichment) this.sink.onEnrich = (request) => enrichment.request(this, request);
     for (const template of templates) this.add(template, state?.engines[template.id]);
+    if (state?.held) this.sink.restoreHeld(state.held);
   }
 
   set onWritten(listener: StoreSink['onWritten']) {
@@ -135,6 +137,17 @@ export class Shard implements EnrichedTarget {
     this.countLate();
   }
 
+  /**
+   * Before a periodic checkpoint: as `flush`, but the open fires held while catching up a backlog
+   * stay held; `snapshot` then carries them (they would otherwise be written now and again, final,
+   * seconds later).
+   */
+  async flushForCheckpoint(): Promise<void> {
+    await this.sink.settle();
+    await this.sink.flush(false);
+    this.countLate();
+  }
+
   private countLate(): void {
     for (const [id, { engine }] of this.engines) {
       const now = lateCounts(engine);
@@ -146,7 +159,11 @@ export class Shard implements EnrichedTarget {
   }
 
   snapshot(): ShardState {
-    return { engines: Object.fromEntries([...this.engines].map(([id, { engine }]) => [id, engine.snapshot()])) };
+    const held = this.sink.held();
+    return {
+      engines: Object.fromEntries([...this.engines].map(([id, { engine }]) => [id, engine.snapshot()])),
+      ...(held.length > 0 ? { held } : {}),
+    };
   }
 
   /**

@@ -16,8 +16,9 @@ const LINGER_MS = 1_000;
  * While catching up a backlog, a provisional fire (status open: complete or idle trigger) waits up
  * to this long, and at most HOLD_OPEN_SESSIONS of them, for the session's final fire to replace it:
  * on a backlog the final fire follows a gap of event time later, seconds of wall clock at most, and
- * one write then serves both. Flushes (checkpoints, lookups that need them, shutdown) still write
- * everything, so what an offset commit covers is in the store as before.
+ * one write then serves both. A periodic checkpoint does not write them: it carries them (see
+ * `held`), so what an offset commit covers is in the store or in the checkpoint; a late lookup that
+ * could find one writes that one first; shutdown and a partition moving away write them all.
  */
 const HOLD_OPEN_MS = 5_000;
 const HOLD_OPEN_SESSIONS = 10_000;
@@ -68,7 +69,7 @@ export class StoreSink {
           this.onEnrich?.(emission.request);
           break;
         case 'adopt': {
-          await this.flush();
+          await this.flush(false); // the orphans must be in the store; held open fires are not needed
           const { template, field, value } = emission.request;
           engine.adopt(emission.request, await this.store.takeOrphans(template, field, value), out);
           break;
@@ -91,7 +92,11 @@ export class StoreSink {
       const batch = this.late.splice(0);
       // The lookups must see what this sink fired; when none of that can match them, the store
       // already answers right and the writes need not be waited for (nor cut short while behind).
-      if (batch.some((l) => this.mayHold(l.request.lookup))) await this.flush();
+      // Of the open fires held while behind, only those a lookup could find are written first.
+      if (batch.some((l) => this.mayHold(l.request.lookup))) {
+        this.promote((s) => batch.some((l) => matches(l.request.lookup, s)));
+        await this.flush(false);
+      }
       const stored = await Promise.all(batch.map((l) => this.store.lookup(l.request.lookup)));
       const touched: SessionDoc[] = [];
       const deferred: typeof batch = [];
@@ -133,9 +138,14 @@ export class StoreSink {
     return false;
   }
 
-  /** Writes what is buffered, and waits until it and every earlier write is durable (the store retries lost connections). */
-  async flush(): Promise<void> {
-    this.release(2, false);
+  /**
+   * Writes what is buffered, and waits until it and every earlier write is durable (the store
+   * retries lost connections). `all` false: the open fires held while behind stay held (a
+   * periodic checkpoint carries them instead, see `held`).
+   */
+  async flush(all = true): Promise<void> {
+    if (all) this.release(2, false);
+    else this.start(Date.now());
     const writes = this.inflight;
     this.inflight = [];
     await Promise.all(writes);
@@ -163,7 +173,36 @@ export class StoreSink {
     for (const session of due) this.fires.set(session.id, session);
     const pending = this.orphans.size + this.fires.size;
     const linger = behind && pending < LINGER_SESSIONS && now - this.startedAt < LINGER_MS;
-    if (pending > 0 && !linger) {
+    if (!linger) this.start(now);
+    while (this.inflight.length > maxInflight) await this.inflight.shift();
+  }
+
+  /**
+   * The open fires held while behind and not written yet (oldest first), for a checkpoint: with
+   * them in it, everything the checkpointed offsets produced is in the store or in the checkpoint,
+   * and a checkpoint no longer writes a provisional state that the final fire rewrites seconds later.
+   */
+  held(): SessionDoc[] {
+    return [...this.open.values()].map((o) => o.session);
+  }
+
+  /** Takes back fires a checkpoint held (after a restart): they wait again for their final fire. */
+  restoreHeld(sessions: readonly SessionDoc[]): void {
+    for (const session of sessions) this.hold(session);
+  }
+
+  /** Moves held open fires that `wanted` picks to the next write. */
+  private promote(wanted: (session: SessionDoc) => boolean): void {
+    for (const [id, o] of this.open) {
+      if (!wanted(o.session)) continue;
+      this.open.delete(id);
+      this.fires.set(id, o.session);
+    }
+  }
+
+  /** Starts writing the buffered fires and orphans (not the held open fires). */
+  private start(now: number): void {
+    if (this.orphans.size + this.fires.size > 0) {
       this.startedAt = now;
       const orphans = [...this.orphans.values()];
       const sessions = [...this.fires.values()];
@@ -177,7 +216,6 @@ export class StoreSink {
       write.catch(() => undefined); // surfaced by the flush or release that awaits it
       this.inflight.push(write);
     }
-    while (this.inflight.length > maxInflight) await this.inflight.shift();
   }
 }
 

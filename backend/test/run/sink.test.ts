@@ -1,7 +1,7 @@
 /**
  * The store sink's coalescing (sink.ts): while a backlog is caught up, an open session's fire waits
- * for its final one so that one write serves both; a flush (checkpoint, lookup, shutdown) still
- * writes everything it holds. Against a real store (SQLite file).
+ * for its final one so that one write serves both; a full flush (shutdown, a partition moving away)
+ * still writes everything it holds, a checkpoint's flush leaves the open ones to the checkpoint. Against a real store (SQLite file).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Emission, Engine, SessionDoc } from '../../src/engine/index.js';
@@ -82,6 +82,26 @@ describe('StoreSink', () => {
     await sink.release(2, false);
     await sink.flush();
     expect((await store.history('c')).map((v) => v.version)).toEqual([1, 2]);
+  });
+
+  it('behind: a flush for a checkpoint writes final fires but leaves open ones held, for the checkpoint to carry', async () => {
+    await sink.drain(engine, [fire(session('e', 1, 'open'), 'complete'), fire(session('f', 3, 'final'), 'watermark')]);
+    await sink.release(2, true);
+    await sink.flush(false);
+    expect(written).toEqual(['f@3']);
+    expect(await store.getSession('e')).toBeUndefined();
+    expect(sink.held().map((s) => `${s.id}@${s.version}`)).toEqual(['e@1']);
+
+    // A restart from that checkpoint: another sink takes the held fire back; it is written when
+    // its final fire replaces it, or at a full flush.
+    const restarted = new StoreSink(store, new RunMetrics());
+    restarted.onWritten = (sessions) => written.push(...sessions.map((s) => `${s.id}@${s.version}`));
+    restarted.restoreHeld(sink.held());
+    await restarted.release(2, true);
+    expect(await store.getSession('e')).toBeUndefined();
+    await restarted.flush();
+    expect((await store.getSession('e'))?.version).toBe(1);
+    expect(restarted.held()).toEqual([]);
   });
 
   it('keeps the higher version when fires arrive out of order', async () => {
