@@ -19,12 +19,9 @@ export class TemplateCatalog {
   }
 
   async get(id: string): Promise<CompiledTemplate | undefined> {
-    const fixed = this.fixed.get(id);
-    if (fixed) return fixed;
+    const known = this.known(id);
+    if (known) return known.template;
     const cached = this.compiled.get(id);
-    // Trace requests come by the thousand per second: the stored revision is re-read at most every
-    // few seconds (so several API processes pick up each other's saves), the compile only when it changed.
-    if (cached && Date.now() - cached.checkedAt < RECHECK_MS) return cached.template;
     const record = await this.store.getTemplate(id);
     if (!record) return undefined;
     if (cached && cached.revision === record.revision) {
@@ -32,6 +29,21 @@ export class TemplateCatalog {
       return cached.template;
     }
     return this.remember(record);
+  }
+
+  /**
+   * The template when it is known without asking the store (given at start, or compiled and checked
+   * within the last few seconds); undefined when `get` has to ask. Lets a trace request skip a
+   * promise turn. `template` itself is undefined for a stored template that no longer compiles.
+   */
+  known(id: string): { readonly template: CompiledTemplate | undefined } | undefined {
+    const fixed = this.fixed.get(id);
+    if (fixed) return { template: fixed };
+    const cached = this.compiled.get(id);
+    // Trace requests come by the thousand per second: the stored revision is re-read at most every
+    // few seconds (so several API processes pick up each other's saves), the compile only when it changed.
+    if (cached && Date.now() - cached.checkedAt < RECHECK_MS) return cached;
+    return undefined;
   }
 
   /** Every known template (given ones win over stored ones of the same id). */

@@ -51,7 +51,8 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
   }));
 
   const traceById = (v2: boolean) => async (request: FastifyRequest, reply: FastifyReply) => {
-    parseInput(traceParams, request.query, 'query');
+    // Grafana sends start/end; a request without parameters has nothing to validate (the common case of other clients).
+    if (hasParameters(request.query)) parseInput(traceParams, request.query, 'query');
     const { traceId } = request.params as { traceId: string };
     const stored = await storedOfTrace(store, traceId);
     if (!stored) throw notFound(`trace ${traceId} not found`);
@@ -110,6 +111,12 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
     return { tagValues: await tagValues(store, catalog, tagAttribute(tag, true), p.limit ?? 100) };
   });
 };
+
+function hasParameters(query: unknown): boolean {
+  if (query === null || typeof query !== 'object') return query !== undefined;
+  for (const _ in query) return true;
+  return false;
+}
 
 /** A v1 tag is a bare attribute name (`verdict`, `service.name`); v2 uses TraceQL identifiers (`.verdict`, `resource.service.name`, `status`). */
 function tagAttribute(tag: string, v2: boolean): Attribute | { readonly kind: 'intrinsic'; readonly name: string } {

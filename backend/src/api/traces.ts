@@ -68,7 +68,8 @@ export class TraceResponses {
   async body(stored: StoredSession, format: 'json'): Promise<string>;
   async body(stored: StoredSession, format: TraceFormat): Promise<Uint8Array | string> {
     const session = stored.session;
-    const template = await this.catalog.get(session.template);
+    const known = this.catalog.known(session.template);
+    const template = known ? known.template : await this.catalog.get(session.template);
     let entry = this.cache?.get(session.id);
     if (entry && (entry.version !== session.version || entry.updatedAt !== stored.updatedAt || entry.template !== template)) entry = undefined;
     const cached = entry?.bodies[format];
