@@ -25,8 +25,10 @@
  *                           The tables are then read once (the warm pages of a server that has been
  *                           up a while); the run prints how many pages still came from disk.
  *   WEFT_BENCH_WORKERS      `weft serve --workers` (default 1: on this 2-core machine, shared with
- *                           autocannon and MariaDB, a second worker lowered req/s and raised p99 in
- *                           every alternated comparison — see README)
+ *                           the load generator and MariaDB, a second worker cost more CPU per
+ *                           request and raised p99 in every alternated comparison, with autocannon
+ *                           and with wrk — see README)
+ *   WEFT_BENCH_POOL         MariaDB connections per server process (`?pool=` of the store URL, default 16)
  *   WEFT_BENCH_WEFT         the `weft` entry point to start (default this checkout's bin/weft.js),
  *                           e.g. another build for a before/after comparison in one session
  *   WEFT_BENCH_NODE_ARGS    extra node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
@@ -59,6 +61,7 @@ const DATABASE = env.WEFT_BENCH_DATABASE ?? 'weft_bench_api';
 const SECONDS = Number(env.WEFT_BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(env.WEFT_BENCH_CONNECTIONS ?? 50);
 const WORKERS = Number(env.WEFT_BENCH_WORKERS ?? 1);
+const POOL = Number(env.WEFT_BENCH_POOL ?? 16);
 const TOKEN = 'bench-token';
 const DAY = 86_400_000;
 const BEGIN = Date.parse('2025-11-01T00:00:00Z');
@@ -418,7 +421,7 @@ async function run(admin: mysql.Connection): Promise<void> {
 
   const tool = chooseClient();
   // Each worker's pool: enough connections for its share of the clients' concurrency.
-  const { url, child } = await startServer(`${SERVER}/${DATABASE}?pool=16`, WORKERS);
+  const { url, child } = await startServer(`${SERVER}/${DATABASE}?pool=${POOL}`, WORKERS);
   try {
     // Warm-up (discarded): the first figures should not pay for JIT and cold pages.
     console.log(`weft serve --workers ${WORKERS}; warming up 5 s; then ${SECONDS} s per run at ${CONNECTIONS} connections from a second process (${tool})`);
