@@ -5,9 +5,10 @@
  *                        │                ▲
  *                        └──► join topic (key: template + join field + value) ──join──┘
  *
- * - normalise (stateless): parses, finds step, key and time with the templates, re-keys; poison
- *   records go to the dead-letter topic. Watermark marks (largest event time per source) go to
- *   every internal partition, so a partition's watermark moves with the whole source.
+ * - normalise (stateless, normalise.ts; on a thread of its own where built, normalise-thread.ts):
+ *   parses, finds step, key and time with the templates, re-keys; poison records go to the
+ *   dead-letter topic. Watermark marks (largest event time per source) go to every internal
+ *   partition, so a partition's watermark moves with the whole source.
  * - join: learns which anchor key offers which join value and forwards supplements there.
  * - anchor: one engine per template per partition; fires go to the store.
  *
@@ -24,7 +25,7 @@ import type { Logger } from 'pino';
 import type { SessionDoc } from '../engine/index.js';
 import type { Store } from '../store/index.js';
 import type { CompiledTemplate } from '../template/index.js';
-import { TopicDeadLetters, type DeadLetter } from '../sources/deadletter.js';
+import { TopicDeadLetters } from '../sources/deadletter.js';
 import { partitionOf, topicPartitions } from '../sources/kafka.js';
 import type { CheckpointStore } from './checkpoint.js';
 import { AnchorGate, relayedSources, type GateState } from './gate.js';
@@ -33,7 +34,9 @@ import { Packer, unpack } from './packs.js';
 import type { KafkaConfig, RunConfig } from './config.js';
 import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
 import type { RunMetrics } from './metrics.js';
-import { Router, type Offer, type RejectReason } from './route.js';
+import type { NormaliseRunner } from './normalise.js';
+import { normaliseRunner } from './normalise-thread.js';
+import type { Offer } from './route.js';
 import type { RunEnrichment } from './enrichment.js';
 import { Shard, type ShardState } from './shard.js';
 import type { TemplateSet } from './templates.js';
@@ -72,19 +75,6 @@ interface AnchorCheckpoint extends ShardState {
   readonly gate?: GateState;
 }
 
-/**
- * Normalise reads its source partitions in step by arrival time: a partition more than this ahead
- * of the slowest one that still has records to read pauses until that one catches up.
- */
-const ALIGN_MS = 5_000;
-
-/**
- * Within a batch that spans more arrival time than this (a backlog), normalise also marks each
- * directly routed source's progress every this much arrival time, so anchor partitions' watermarks
- * move as often as a replay's would (otherwise only at batch ends, which fires the idle trigger).
- */
-const MARK_EVERY_MS = 10_000;
-
 /** How long direct messages wait for relayed marks when the partition has nothing more to read, and how many may wait. */
 const GATE_LIMITS = { maxHoldMs: 500, maxHeld: 50_000, slackMs: 1_000 };
 /** Join topic items (packed, see packs.ts): a supplement, an announcement, or a clock mark. */
@@ -108,34 +98,25 @@ interface Owned<S> {
 export class KafkaPipeline {
   private readonly producer: Producer;
   private readonly outbox: Outbox;
-  private readonly normaliseConsumer: Consumer;
+  private normalise: NormaliseRunner | undefined;
   private readonly joinConsumer: Consumer;
   private readonly anchorConsumer: Consumer;
   private readonly deadLetters: TopicDeadLetters;
   private readonly anchors = new Map<number, Owned<AnchorPart>>();
   private readonly joins = new Map<number, Owned<JoinShard>>();
   private readonly loading = new Map<string, Promise<unknown>>();
-  private routers = new Map<string, Router>();
   /** Per template, the sources whose records reach anchor partitions through the join stage (their marks are relayed there). */
   private relayed = new Map<string, Set<string>>();
-  private topicSources = new Map<string, string[]>();
-  private subscribed = new Set<string>();
   private partitions = { anchor: 1, join: 1 };
-  private readonly sentMarks = new Map<string, number>();
-  /** Per source topic-partition: arrival time of the latest record normalised, and records left to read then. */
-  private readonly frontier = new Map<string, { topic: string; partition: number; at: number; lag: number }>();
-  private readonly paused = new Map<string, () => void>();
-  private alignedAt = Date.now();
   private timer: NodeJS.Timeout | undefined;
   private stopping = false;
-  private normaliseRunning = false;
-  private readonly joined = { normalise: false, join: false, anchor: false };
+  private readonly joined = { join: false, anchor: false };
   private readonly kafkaConfig: KafkaConfig;
-  private readonly stage: { normalise: string; join: string; anchor: string };
+  private readonly stage: { join: string; anchor: string };
 
   constructor(private readonly deps: PipelineDeps) {
     const k = (this.kafkaConfig = deps.config.kafka);
-    this.stage = { normalise: `${k.group}-normalise`, join: `${k.group}-join`, anchor: `${k.group}-anchor` };
+    this.stage = { join: `${k.group}-join`, anchor: `${k.group}-anchor` };
     this.producer = deps.kafka.producer({ allowAutoTopicCreation: true });
     this.outbox = new Outbox(this.producer);
     const consumer = (groupId: string) => deps.kafka.consumer({
@@ -147,10 +128,9 @@ export class KafkaPipeline {
       maxWaitTimeInMs: k.maxWaitMs,
       allowAutoTopicCreation: true,
     });
-    this.normaliseConsumer = consumer(this.stage.normalise);
     this.joinConsumer = consumer(this.stage.join);
     this.anchorConsumer = consumer(this.stage.anchor);
-    for (const [name, c] of [['normalise', this.normaliseConsumer], ['join', this.joinConsumer], ['anchor', this.anchorConsumer]] as const) {
+    for (const [name, c] of [['join', this.joinConsumer], ['anchor', this.anchorConsumer]] as const) {
       c.on(c.events.GROUP_JOIN, () => {
         this.joined[name] = true;
       });
@@ -179,7 +159,15 @@ export class KafkaPipeline {
 
     await this.startStateful(this.anchorConsumer, topics.anchor, this.anchors, (p) => this.anchorBatch(p));
     await this.startStateful(this.joinConsumer, topics.join, this.joins, (p) => this.joinBatch(p));
-    await this.startNormalise();
+    this.normalise = normaliseRunner({
+      kafka: this.deps.kafka, config: this.deps.config, outbox: this.outbox, deadLetters: this.deadLetters, log: this.deps.log, partitions: this.partitions,
+      counts: {
+        recordsIn: (source, n) => this.deps.metrics.recordsIn.inc({ source }, n),
+        rejected: (source, reason) => this.deps.metrics.rejected.inc({ source, reason }),
+        deadLetter: (source, reason) => this.deps.metrics.deadLetters.inc({ source, reason }),
+      },
+    }, this.deps.metrics, () => this.deps.templates.texts());
+    await this.normalise.start(this.deps.templates.templates);
     this.timer = setInterval(() => void this.tick(), 250);
     this.timer.unref();
   }
@@ -188,7 +176,7 @@ export class KafkaPipeline {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.timer);
-    await this.normaliseConsumer.disconnect().catch(() => undefined);
+    await this.normalise?.stop().catch(() => undefined);
     await Promise.all([this.joinConsumer.stop(), this.anchorConsumer.stop()].map((p) => p.catch(() => undefined)));
     await Promise.all([...this.joins.values()].map((o) => this.checkpointJoin(o, true)));
     await Promise.all([...this.anchors.values()].map((o) => this.checkpointAnchor(o, true)));
@@ -198,7 +186,7 @@ export class KafkaPipeline {
 
   /** Which groups this instance has joined, and the partitions it holds state for. */
   status(): { joined: { normalise: boolean; join: boolean; anchor: boolean }; anchorPartitions: number[]; joinPartitions: number[] } {
-    return { joined: { ...this.joined }, anchorPartitions: [...this.anchors.keys()].sort(), joinPartitions: [...this.joins.keys()].sort() };
+    return { joined: { normalise: this.normalise?.joined() ?? false, ...this.joined }, anchorPartitions: [...this.anchors.keys()].sort(), joinPartitions: [...this.joins.keys()].sort() };
   }
 
   /** Per owned partition of the internal topics, the next offset to apply (progress, for benchmarks and tests). */
@@ -228,18 +216,7 @@ export class KafkaPipeline {
   // ── templates ────────────────────────────────────────────────────────────────────────────────
 
   private useTemplates(templates: readonly CompiledTemplate[]): void {
-    this.routers = new Map(templates.map((t) => [t.id, new Router(t)]));
     this.relayed = new Map(templates.map((t) => [t.id, relayedSources(t)]));
-    const topicSources = new Map<string, string[]>();
-    for (const t of templates) {
-      for (const s of t.sources.values()) {
-        const topic = this.deps.config.sources[s.name]?.topic ?? s.topic;
-        const names = topicSources.get(topic) ?? [];
-        if (!names.includes(s.name)) names.push(s.name);
-        topicSources.set(topic, names);
-      }
-    }
-    this.topicSources = topicSources;
   }
 
   private async templatesChanged(templates: readonly CompiledTemplate[]): Promise<void> {
@@ -249,143 +226,7 @@ export class KafkaPipeline {
       await o.state.shard.setTemplates(templates);
     })));
     for (const o of this.joins.values()) o.state.setTemplates(templates);
-    const topics = new Set(this.topicSources.keys());
-    const same = topics.size === this.subscribed.size && [...topics].every((t) => this.subscribed.has(t));
-    if (!same && !this.stopping) {
-      this.deps.log.info({ topics: [...topics] }, 'source topics changed: resubscribing');
-      await this.normaliseConsumer.stop();
-      await this.startNormalise();
-    }
-  }
-
-  // ── normalise stage ──────────────────────────────────────────────────────────────────────────
-
-  private async startNormalise(): Promise<void> {
-    const topics = [...this.topicSources.keys()];
-    this.subscribed = new Set(topics);
-    if (topics.length === 0) return;
-    if (!this.normaliseRunning) await this.normaliseConsumer.connect();
-    await this.normaliseConsumer.subscribe({ topics, fromBeginning: this.kafkaConfig.fromBeginning });
-    await this.normaliseConsumer.run({
-      autoCommit: true,
-      autoCommitInterval: 1000,
-      partitionsConsumedConcurrently: 2,
-      eachBatchAutoResolve: false,
-      eachBatch: (payload) => this.normaliseBatch(payload),
-    });
-    this.normaliseRunning = true;
-  }
-
-  private async normaliseBatch({ batch, resolveOffset, heartbeat, pause }: EachBatchPayload): Promise<void> {
-    const sources = this.topicSources.get(batch.topic) ?? [];
-    const { topics } = this.kafkaConfig;
-    const anchorOut = new Packer();
-    const joinOut = new Packer();
-    const dead: DeadLetter[] = [];
-    const maxTime = new Map<string, number>();
-    const origin = `${batch.topic}/${batch.partition}`;
-    const firstAt = Number(batch.messages[0]?.timestamp);
-    let markedAt = firstAt;
-    let latest: number | undefined;
-    // Once per batch: a labelled counter's increment hashes its labels, which per record cost more than routing.
-    if (batch.messages.length > 0) for (const source of sources) this.deps.metrics.recordsIn.inc({ source }, batch.messages.length);
-    for (const message of batch.messages) {
-      const where = `${origin}@${message.offset}`;
-      const text = message.value?.toString('utf8') ?? '';
-      const timestamp = Number(message.timestamp);
-      if (latest === undefined || timestamp > latest) latest = timestamp;
-      if (timestamp - markedAt >= MARK_EVERY_MS) {
-        this.progressMarks(maxTime, origin, timestamp, anchorOut);
-        markedAt = timestamp;
-      }
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch (error) {
-        for (const source of sources) this.reject(source, 'malformed');
-        dead.push({ source: sources[0] ?? batch.topic, reason: 'malformed', detail: `not JSON: ${(error as Error).message}`, raw: message.value ?? '', origin: where });
-        continue;
-      }
-      for (const source of sources) {
-        let refusal: { reason: RejectReason; detail: string } | undefined;
-        let taken = false;
-        for (const router of this.routers.values()) {
-          if (!router.template.sources.has(source)) continue;
-          const t = router.template.id;
-          const route = router.route(source, value);
-          if (route.kind === 'rejected') {
-            refusal ??= route;
-            continue;
-          }
-          const markKey = `${t}\u0000${source}`;
-          if (route.time > (maxTime.get(markKey) ?? -Infinity)) maxTime.set(markKey, route.time);
-          if (route.kind === 'unmatched') continue;
-          taken = true;
-          if (route.kind === 'anchor' || route.kind === 'keyless') {
-            const key = route.kind === 'anchor' ? route.key : '';
-            const envelope = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"time":${route.time},"r":${text}}`;
-            anchorOut.add(partitionOf(`${t}\u0000${key}`, this.partitions.anchor), envelope, timestamp);
-            if (route.kind === 'anchor') {
-              for (const offer of route.offers) this.announce(joinOut, t, offer, route.key, route.time, timestamp);
-            }
-          } else {
-            const sup = `{"k":"s","t":${JSON.stringify(t)},"s":${JSON.stringify(source)},"f":${JSON.stringify(route.field)},"v":${JSON.stringify(route.value)},"time":${route.time},"o":${JSON.stringify(route.offers)},"r":${text}}`;
-            joinOut.add(partitionOf(`${t}\u0000${route.field}\u0000${route.value}`, this.partitions.join), sup, timestamp);
-          }
-        }
-        if (refusal && !taken) {
-          this.reject(source, refusal.reason);
-          dead.push({ source, reason: refusal.reason, detail: refusal.detail, raw: message.value ?? '', origin: where });
-        } else if (!taken && !refusal) {
-          this.reject(source, 'no_step');
-        }
-      }
-    }
-    await heartbeat();
-    // Marks after the records they cover, in the same request (one record batch per partition).
-    this.marks(maxTime, origin, latest ?? Date.now(), anchorOut, joinOut);
-    await this.outbox.send([{ topic: topics.anchor, messages: anchorOut.messages() }, { topic: topics.join, messages: joinOut.messages() }]);
-    if (dead.length > 0) {
-      await this.deadLetters.send(dead);
-      for (const d of dead) this.deps.metrics.deadLetters.inc({ source: d.source, reason: d.reason });
-    }
-    resolveOffset(batch.lastOffset());
-    if (latest !== undefined) this.align(batch.topic, batch.partition, latest, Number(batch.offsetLag()), pause);
-  }
-
-  /**
-   * Keeps source partitions in step by arrival time, as Kafka Streams does across a task's
-   * partitions: on a backlog, topics read at different speeds would otherwise hand the engines a
-   * processing time (the records' arrival) far ahead of the slower sources' watermarks, which
-   * fires the idle trigger on every open session, and let some sources' records fall behind
-   * others' watermarks (the late path). Partitions with nothing left to read hold nobody back.
-   */
-  private align(topic: string, partition: number, at: number, lag: number, pause: () => () => void): void {
-    const key = `${topic}/${partition}`;
-    this.frontier.set(key, { topic, partition, at, lag });
-    const slowest = this.slowestFrontier();
-    if (lag > 0 && at > slowest + ALIGN_MS && !this.paused.has(key)) this.paused.set(key, pause());
-    this.resumeAligned(slowest);
-  }
-
-  private slowestFrontier(): number {
-    let slowest = Infinity;
-    for (const f of this.frontier.values()) if (f.lag > 0 && !this.paused.has(`${f.topic}/${f.partition}`) && f.at < slowest) slowest = f.at;
-    return slowest;
-  }
-
-  private resumeAligned(slowest: number, all = false): void {
-    if (slowest !== Infinity || all) this.alignedAt = Date.now();
-    for (const [key, resume] of this.paused) {
-      const f = this.frontier.get(key);
-      if (!all && f && f.at > slowest + ALIGN_MS) continue;
-      this.paused.delete(key);
-      resume();
-    }
-  }
-
-  private reject(source: string, reason: RejectReason): void {
-    this.deps.metrics.rejected.inc({ source, reason });
+    if (!this.stopping) await this.normalise?.setTemplates(templates);
   }
 
   private announce(join: Packer, t: string, offer: Offer, key: string, time: number, at: number | undefined): void {
@@ -394,35 +235,6 @@ export class KafkaPipeline {
       `{"k":"a","t":${JSON.stringify(t)},"f":${JSON.stringify(offer.field)},"v":${JSON.stringify(offer.value)},"key":${JSON.stringify(key)},"time":${time}}`,
       at,
     );
-  }
-
-  /**
-   * After each batch, per source: source partition `origin` was read up to arrival time `at` (the
-   * batch's latest timestamp), where the source reached its largest event time so far. To every
-   * join partition, and to every anchor partition for sources whose records go there straight;
-   * the others' marks reach the anchor stage through the join stage, behind what they cover.
-   */
-  /** Mid-batch marks of directly routed sources, to anchor partitions only (see MARK_EVERY_MS). */
-  private progressMarks(maxTime: Map<string, number>, origin: string, at: number, anchor: Packer): void {
-    for (const [markKey, time] of maxTime) {
-      const [t, s] = markKey.split('\u0000') as [string, string];
-      if (this.relayed.get(t)?.has(s)) continue;
-      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"m":${time}}`;
-      for (let p = 0; p < this.partitions.anchor; p++) anchor.add(p, value, at);
-    }
-  }
-
-  private marks(maxTime: Map<string, number>, origin: string, at: number, anchor: Packer, join: Packer): void {
-    for (const [markKey, batchMax] of maxTime) {
-      const time = Math.max(batchMax, this.sentMarks.get(markKey) ?? -Infinity);
-      this.sentMarks.set(markKey, time);
-      const [t, s] = markKey.split('\u0000') as [string, string];
-      const joinMark = `{"k":"m","t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"time":${time}}`;
-      for (let p = 0; p < this.partitions.join; p++) join.add(p, joinMark, at);
-      if (this.relayed.get(t)?.has(s)) continue;
-      const value = `{"t":${JSON.stringify(t)},"s":${JSON.stringify(s)},"o":${JSON.stringify(origin)},"m":${time}}`;
-      for (let p = 0; p < this.partitions.anchor; p++) anchor.add(p, value, at);
-    }
   }
 
   // ── stateful stages: ownership, checkpoints ──────────────────────────────────────────────────
@@ -672,8 +484,6 @@ export class KafkaPipeline {
   private async tick(): Promise<void> {
     if (this.stopping) return;
     const now = Date.now();
-    // Never wait long on a partition that stopped delivering (no batch from it for a second).
-    if (this.paused.size > 0 && now - this.alignedAt > 1_000) this.resumeAligned(Infinity, true);
     const interval = this.deps.config.checkpoint.intervalMs;
     await Promise.all([...this.anchors.values()].map(async (o) => {
       try {
