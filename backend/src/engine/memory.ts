@@ -4,14 +4,21 @@ import type { Lookup, OrphanDoc, SessionDoc } from './types.js';
 /**
  * A synchronous in-memory session store for replay: keeps the highest version of every session
  * and answers the late path's lookups by anchor key and by field value.
+ *
+ * A session is found through its anchor key, not through a map by id: a replay fires every
+ * session once or twice and looks one up rarely, and on hundreds of thousands of sessions each
+ * lookup in a large map is a few cache misses. Going through the key index costs one lookup per
+ * fire; a map by id is built only if something asks for a session by id.
  */
 export class MemorySessions {
-  readonly sessions = new Map<string, SessionDoc>();
   /** By orphan id: a re-delivered orphan is stored once. */
   readonly orphans = new Map<string, OrphanDoc>();
   private readonly orphansByJoin = new Map<string, Set<string>>();
+  /** Every session, in the order first stored. */
+  private readonly entries: Entry[] = [];
   /** Per template: its indexes (maps keyed by short strings, not by concatenations). */
   private readonly indexes = new Map<string, TemplateIndex>();
+  private byId: Map<string, Entry> | undefined;
 
   /** `indexed`: per template, the fields lookups may ask for (the join fields); only those are indexed. */
   constructor(indexed: ReadonlyMap<string, readonly string[]>) {
@@ -20,12 +27,36 @@ export class MemorySessions {
     }
   }
 
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** The stored version of session `id`. */
+  get(id: string): SessionDoc | undefined {
+    if (!this.byId) {
+      this.byId = new Map();
+      for (const entry of this.entries) this.byId.set(entry.doc.id, entry);
+    }
+    return this.byId.get(id)?.doc;
+  }
+
+  /** Every stored session (latest versions), in the order first stored. */
+  all(): SessionDoc[] {
+    return this.entries.map((entry) => entry.doc);
+  }
+
   upsert(doc: SessionDoc): void {
-    const old = this.sessions.get(doc.id);
-    if (old && old.version >= doc.version) return;
     const index = this.indexOf(doc.template);
-    if (!old) indexKey(index.byKey, doc.key, doc.id);
-    this.sessions.set(doc.id, doc);
+    let entry = find(index.byKey.get(doc.key), doc.id);
+    const old = entry?.doc;
+    if (old && old.version >= doc.version) return;
+    if (entry) entry.doc = doc;
+    else {
+      entry = { doc };
+      this.entries.push(entry);
+      indexKey(index.byKey, doc.key, entry);
+      this.byId?.set(doc.id, entry);
+    }
     for (let f = 0; f < index.fields.length; f++) {
       const name = index.fields[f]!;
       // Most new versions offer the same value as the last (a scalar field that did not change).
@@ -33,8 +64,8 @@ export class MemorySessions {
       const values = joinValues(doc.fields, name);
       const before = old ? joinValues(old.fields, name) : NO_VALUES;
       const byValue = index.byField[f]!;
-      for (let i = 0; i < before.length; i++) if (!values.includes(before[i]!)) unindexKey(byValue, before[i]!, old!.id);
-      for (let i = 0; i < values.length; i++) if (!before.includes(values[i]!)) indexKey(byValue, values[i]!, doc.id);
+      for (let i = 0; i < before.length; i++) if (!values.includes(before[i]!)) unindexKey(byValue, before[i]!, entry);
+      for (let i = 0; i < values.length; i++) if (!before.includes(values[i]!)) indexKey(byValue, values[i]!, entry);
     }
   }
 
@@ -60,9 +91,9 @@ export class MemorySessions {
 
   lookup(lookup: Lookup): SessionDoc[] {
     const index = this.indexes.get(lookup.template);
-    const ids = lookup.by === 'key' ? index?.byKey.get(lookup.key) : index?.byField[index.fields.indexOf(lookup.field)]?.get(lookup.value);
-    if (ids === undefined) return [];
-    return (typeof ids === 'string' ? [ids] : [...ids]).map((id) => this.sessions.get(id)!);
+    const found = lookup.by === 'key' ? index?.byKey.get(lookup.key) : index?.byField[index.fields.indexOf(lookup.field)]?.get(lookup.value);
+    if (found === undefined) return [];
+    return Array.isArray(found) ? found.map((entry) => entry.doc) : [found.doc];
   }
 
   private indexOf(template: string): TemplateIndex {
@@ -72,30 +103,42 @@ export class MemorySessions {
   }
 }
 
-/** Session id, or ids when several sessions share the key or value (no collection per entry). */
-type Ids = string | string[];
+/** A stored session: indexes point at the entry, so a new version replaces the document in one place. */
+interface Entry {
+  doc: SessionDoc;
+}
+
+/** One entry, or several when sessions share the key or value (no collection per entry). */
+type Entries = Entry | Entry[];
 
 interface TemplateIndex {
-  /** Anchor key → session ids. */
-  readonly byKey: Map<string, Ids>;
-  /** The indexed (join) fields, and by position in it: value → session ids. */
+  /** Anchor key → its sessions. */
+  readonly byKey: Map<string, Entries>;
+  /** The indexed (join) fields, and by position in it: value → sessions. */
   readonly fields: readonly string[];
-  readonly byField: ReadonlyArray<Map<string, Ids>>;
+  readonly byField: ReadonlyArray<Map<string, Entries>>;
 }
 
-function indexKey(index: Map<string, Ids>, key: string, id: string): void {
-  const ids = index.get(key);
-  if (ids === undefined) index.set(key, id);
-  else if (typeof ids === 'string') {
-    if (ids !== id) index.set(key, [ids, id]);
-  } else if (!ids.includes(id)) ids.push(id);
+function find(found: Entries | undefined, id: string): Entry | undefined {
+  if (found === undefined) return undefined;
+  if (!Array.isArray(found)) return found.doc.id === id ? found : undefined;
+  for (let i = 0; i < found.length; i++) if (found[i]!.doc.id === id) return found[i];
+  return undefined;
 }
 
-function unindexKey(index: Map<string, Ids>, key: string, id: string): void {
-  const ids = index.get(key);
-  if (ids === id) index.delete(key);
-  else if (Array.isArray(ids)) {
-    const rest = ids.filter((other) => other !== id);
+function indexKey(index: Map<string, Entries>, key: string, entry: Entry): void {
+  const found = index.get(key);
+  if (found === undefined) index.set(key, entry);
+  else if (!Array.isArray(found)) {
+    if (found !== entry) index.set(key, [found, entry]);
+  } else if (!found.includes(entry)) found.push(entry);
+}
+
+function unindexKey(index: Map<string, Entries>, key: string, entry: Entry): void {
+  const found = index.get(key);
+  if (found === entry) index.delete(key);
+  else if (Array.isArray(found)) {
+    const rest = found.filter((other) => other !== entry);
     if (rest.length === 0) index.delete(key);
     else index.set(key, rest.length === 1 ? rest[0]! : rest);
   }

@@ -93,7 +93,7 @@ export class Replay {
 
   /** The view now knows what `request` waited for: its session fires again (a new version). */
   enriched(request: EnrichRequest): void {
-    this.engine.enriched(request, this.store.sessions.get(request.session.id), this.out);
+    this.engine.enriched(request, this.store.get(request.session.id), this.out);
     this.drain();
   }
 
@@ -110,7 +110,7 @@ export class Replay {
   }
 
   result(): ReplayResult {
-    const sessions = [...this.store.sessions.values()].sort(bySessionOrder);
+    const sessions = this.store.all().sort(bySessionOrder);
     const orphans = [...this.store.orphans.values()].sort((a, b) => a.time - b.time || compare(a.id, b.id));
     return { sessions, orphans, errors: this.errors, summary: this.summary(sessions) };
   }

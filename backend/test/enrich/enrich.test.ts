@@ -88,11 +88,11 @@ class Pipeline {
   }
 
   latest(id: string): SessionDoc {
-    return this.replay.store.sessions.get(id)!;
+    return this.replay.store.get(id)!;
   }
 
   byOrder(order: string): SessionDoc {
-    return [...this.replay.store.sessions.values()].find((s) => s.key === order)!;
+    return this.replay.store.all().find((s) => s.key === order)!;
   }
 
   async close(): Promise<void> {
