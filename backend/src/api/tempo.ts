@@ -81,12 +81,13 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
       limit: p.limit ?? 20,
     });
     const shown = shownFields(filter);
-    const traces = page.sessions.map((s) => searchHit(s, shown));
-    // Built as text from JSON.stringify'd parts: each hit's span set is encoded once, though Tempo's
-    // answer carries it twice (`spanSet`, deprecated, and `spanSets`).
-    return reply
-      .type('application/json; charset=utf-8')
-      .send(`{"traces":[${traces.join(',')}],"metrics":{"inspectedTraces":${traces.length},"completedJobs":1,"totalJobs":1}}`);
+    // One text, appended hit by hit (no array of hit texts to join): each hit's span set is encoded
+    // once, though Tempo's answer carries it twice (`spanSet`, deprecated, and `spanSets`).
+    let body = '{"traces":[';
+    const hits = page.sessions;
+    for (let i = 0; i < hits.length; i++) body += (i === 0 ? '' : ',') + searchHit(hits[i]!, shown);
+    body += `],"metrics":{"inspectedTraces":${hits.length},"completedJobs":1,"totalJobs":1}}`;
+    return reply.type('application/json; charset=utf-8').send(body);
   });
 
   app.get('/api/search/tags', async (request) => {
@@ -181,12 +182,18 @@ function typeOf(value: string): TypedValue['type'] {
   return 'string';
 }
 
+/** A field a search hit shows: its name in the brief and its attribute key as JSON text. */
+interface ShownField {
+  readonly name: string;
+  readonly keyJson: string;
+}
+
 /** The fields a TraceQL filter names: a search hit shows their values as span attributes. */
-function shownFields(filter: TraceQLQuery): string[] {
-  const out: string[] = [];
+function shownFields(filter: TraceQLQuery): ShownField[] {
+  const out: ShownField[] = [];
   for (const alternatives of filter) {
     const a = alternatives[0]!.attribute;
-    if (a.kind === 'field') out.push(a.name);
+    if (a.kind === 'field') out.push({ name: a.name, keyJson: JSON.stringify(fieldAttributeName(a.name)) });
   }
   return out;
 }
@@ -197,31 +204,49 @@ function nanos(ms: number): string {
   return whole === 0 ? '0' : Number.isSafeInteger(whole) ? `${whole}000000` : `${BigInt(whole) * 1_000_000n}`;
 }
 
-/** An OTLP/JSON attribute (`{"key":…,"value":{…}}`) as text; empty for a null or missing value. */
-function attributeJson(key: string, v: unknown): string {
+/**
+ * An OTLP/JSON attribute (`{"key":…,"value":{…}}`) as text, after a comma unless it is the
+ * first; empty for a null or missing value. `keyJson` is the key already encoded.
+ */
+function attributeJson(keyJson: string, v: unknown, first: boolean): string {
   if (v === undefined || v === null) return '';
-  const k = JSON.stringify(key);
-  if (typeof v === 'number') return Number.isInteger(v) ? `{"key":${k},"value":{"intValue":"${v}"}}` : `{"key":${k},"value":{"doubleValue":${JSON.stringify(v)}}}`;
-  if (typeof v === 'boolean') return `{"key":${k},"value":{"boolValue":${v}}}`;
-  return `{"key":${k},"value":{"stringValue":${JSON.stringify(Array.isArray(v) ? JSON.stringify(v) : String(v))}}}`;
+  const head = `${first ? '' : ','}{"key":${keyJson},"value":{`;
+  if (typeof v === 'string') return `${head}"stringValue":${JSON.stringify(v)}}}`;
+  if (typeof v === 'number') return Number.isInteger(v) ? `${head}"intValue":"${v}"}}` : `${head}"doubleValue":${JSON.stringify(v)}}}`;
+  if (typeof v === 'boolean') return `${head}"boolValue":${v}}}`;
+  return `${head}"stringValue":${JSON.stringify(Array.isArray(v) ? JSON.stringify(v) : String(v))}}}`;
 }
+
+const VERDICT_KEY = JSON.stringify('verdict');
+const SEVERITY_KEY = JSON.stringify('severity');
+const KEY_KEY = JSON.stringify('key');
+
+/** Template ids as JSON text: a page of hits mostly shares one or two. */
+let lastTemplate = '';
+let lastTemplateJson = '""';
 
 /**
  * A search hit as Tempo answers it, as JSON text: the trace summary and the matched (root) span.
- * Written out by hand because a search answers 20 of them and generic JSON.stringify of the nested
- * objects cost more than the database read; every value still goes through JSON.stringify, and
- * the span set, which Tempo's answer carries twice (`spanSet`, deprecated, and `spanSets`), is
- * encoded once.
+ * Written out by hand, straight into one string, because a search answers 20 of them and generic
+ * JSON.stringify of nested objects (or arrays of parts joined) cost more than the database read;
+ * every value still goes through JSON.stringify, and the span set, which Tempo's answer carries
+ * twice (`spanSet`, deprecated, and `spanSets`), is encoded once.
  */
-function searchHit(s: SessionBrief, shown: readonly string[]): string {
+function searchHit(s: SessionBrief, shown: readonly ShownField[]): string {
   const startNanos = nanos(s.start);
   const durationMs = Math.max(0, Math.round(s.end - s.start));
-  const attributes = [attributeJson('verdict', s.verdict), attributeJson('severity', s.severity), attributeJson('key', s.key)];
-  for (const name of shown) attributes.push(attributeJson(fieldAttributeName(name), s.fields[name]));
-  const name = JSON.stringify(s.template);
+  if (s.template !== lastTemplate) {
+    lastTemplate = s.template;
+    lastTemplateJson = JSON.stringify(s.template);
+  }
+  const name = lastTemplateJson;
+  let attributes = attributeJson(VERDICT_KEY, s.verdict, true);
+  attributes += attributeJson(SEVERITY_KEY, s.severity, attributes === '');
+  attributes += attributeJson(KEY_KEY, s.key, attributes === '');
+  for (let i = 0; i < shown.length; i++) attributes += attributeJson(shown[i]!.keyJson, s.fields[shown[i]!.name], attributes === '');
   const spanSet =
     `{"spans":[{"spanID":"${rootSpanIdOf(s.id)}","name":${name},"startTimeUnixNano":"${startNanos}","durationNanos":"${nanos(durationMs)}",` +
-    `"attributes":[${attributes.filter((a) => a !== '').join(',')}]}],"matched":1}`;
+    `"attributes":[${attributes}]}],"matched":1}`;
   return (
     `{"traceID":"${traceIdOf(s.id)}","rootServiceName":${name},"rootTraceName":${name},"startTimeUnixNano":"${startNanos}","durationMs":${durationMs},` +
     `"spanSet":${spanSet},"spanSets":[${spanSet}]}`

@@ -9,7 +9,7 @@ import { buildServer } from '../../src/api/index.js';
 import type { SessionDoc } from '../../src/engine/types.js';
 import { openStore, type Store, type TemplateRecord } from '../../src/store/index.js';
 import { parseTemplate, type CompiledTemplate } from '../../src/template/index.js';
-import { traceIdOf } from '../../src/trace/index.js';
+import { rootSpanIdOf, traceIdOf } from '../../src/trace/index.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
 const weft = join(root, 'backend/bin/weft.js');
@@ -318,6 +318,41 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await bad(`/api/search?q=${encodeURIComponent('{ .verdict = "x" } | count() > 2')}`, /TraceQL/);
       await bad(`/api/search?q=${encodeURIComponent('{ duration > 5ms }')}`, /TraceQL/);
       await bad('/api/search?tags=service.name%3Dpayment', /not supported/);
+    });
+
+    it('shows the fields a search names as typed attributes of the matched root span, the span set twice', async () => {
+      // Fractional and whole amounts both: a double is a JSON number, an int a decimal string (OTLP/JSON).
+      let checked = 0;
+      for (const whole of [false, true]) {
+        const s = live.find((x) => typeof x.fields.user_id === 'string' && typeof x.fields.amount === 'number' && Number.isInteger(x.fields.amount) === whole);
+        if (s === undefined) continue;
+        const amount = s.fields.amount as number;
+        const q = encodeURIComponent(`{ .user_id = "${String(s.fields.user_id)}" && .amount = ${amount} }`);
+        const res = await ok(`/api/search?q=${q}&limit=1000&spss=3`);
+        const hit = res.traces.find((t: { traceID: string }) => t.traceID === traceIdOf(s.id));
+        expect(hit).toBeDefined();
+        expect(hit.spanSets).toEqual([hit.spanSet]);
+        expect(hit.spanSet).toEqual({
+          matched: 1,
+          spans: [
+            {
+              spanID: rootSpanIdOf(s.id),
+              name: 'payment',
+              startTimeUnixNano: String(BigInt(s.start) * 1_000_000n),
+              durationNanos: String(BigInt(s.end - s.start) * 1_000_000n),
+              attributes: [
+                ...(s.verdict !== null ? [{ key: 'verdict', value: { stringValue: s.verdict } }] : []),
+                ...(s.severity !== null ? [{ key: 'severity', value: { stringValue: s.severity } }] : []),
+                { key: 'key', value: { stringValue: s.key } },
+                { key: 'user_id', value: { stringValue: s.fields.user_id } },
+                { key: 'amount', value: whole ? { intValue: String(amount) } : { doubleValue: amount } },
+              ],
+            },
+          ],
+        });
+        checked++;
+      }
+      expect(checked).toBeGreaterThan(0);
     });
 
     it('lists tag names and values (v1 and v2)', async () => {
