@@ -62,8 +62,8 @@ export class SessionState {
     public status: SessionStatus,
     public splitOf: string | null,
   ) {
-    events.sort(byTime);
-    for (const e of events) this.present |= stepBit(e.stepIndex);
+    if (events.length > 1) events.sort(byTime);
+    for (let i = 0; i < events.length; i++) this.present |= stepBit(events[i]!.stepIndex);
   }
 
   get fired(): boolean {
