@@ -33,11 +33,6 @@ const kafkaSchema = z.strictObject({
   sessionTimeoutMs: z.number().int().positive().default(10_000),
   /** Longest a fetch waits for new records: bounds the latency each internal hop adds when traffic is light. */
   maxWaitMs: z.number().int().positive().default(50),
-  /**
-   * Run the normalise stage on a thread of its own (parse, route, re-key: it shares nothing with
-   * the stateful stages but the brokers), so one instance uses a second core.
-   */
-  normaliseThread: z.boolean().default(true),
 });
 
 export const configSchema = z.strictObject({
@@ -104,7 +99,6 @@ export const ENV_SETTINGS: ReadonlyArray<{ env: string; path: string; parse: Par
   { env: 'WEFT_KAFKA_FROM_BEGINNING', path: 'kafka.fromBeginning', parse: bool, help: 'a new group starts at the oldest record' },
   { env: 'WEFT_KAFKA_SESSION_TIMEOUT_MS', path: 'kafka.sessionTimeoutMs', parse: int, help: 'consumer session timeout (a dead instance\'s partitions move after it)' },
   { env: 'WEFT_KAFKA_MAX_WAIT_MS', path: 'kafka.maxWaitMs', parse: int, help: 'longest a fetch waits for records (latency per hop when traffic is light)' },
-  { env: 'WEFT_KAFKA_NORMALISE_THREAD', path: 'kafka.normaliseThread', parse: bool, help: 'run the normalise stage on its own thread (a second core)' },
   { env: 'WEFT_CHECKPOINT_INTERVAL_MS', path: 'checkpoint.intervalMs', parse: int, help: 'checkpoint and offset-commit period' },
   { env: 'WEFT_MAX_PENDING_RECORDS', path: 'backpressure.maxPendingRecords', parse: int, help: 'embedded mode: queued HTTP records before 503' },
   { env: 'WEFT_MAX_BATCH_BYTES', path: 'backpressure.maxBatchBytes', parse: int, help: 'Kafka fetch bytes per partition' },

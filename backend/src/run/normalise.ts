@@ -5,9 +5,6 @@
  * key, supplements and join-value announcements to the join topic by join value. Watermark marks
  * (largest event time per source) go to every internal partition, so a partition's watermark
  * moves with the whole source. Poison records go to the dead-letter topic.
- *
- * It shares nothing with the stateful stages but the brokers, so it may run on a thread of its own
- * (normalise-thread.ts) with its own client; the counts it keeps go to the instance's metrics.
  */
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
@@ -51,16 +48,7 @@ export interface NormaliseDeps {
   readonly partitions: { readonly anchor: number; readonly join: number };
 }
 
-/** The stage's interface to the pipeline, whichever thread it runs on. */
-export interface NormaliseRunner {
-  start(templates: readonly CompiledTemplate[]): Promise<void>;
-  setTemplates(templates: readonly CompiledTemplate[]): Promise<void>;
-  /** Whether its consumer is in its group (readiness). */
-  joined(): boolean;
-  stop(): Promise<void>;
-}
-
-export class NormaliseStage implements NormaliseRunner {
+export class NormaliseStage {
   private readonly consumer: Consumer;
   private routers = new Map<string, Router>();
   /** Per template, the sources whose records reach anchor partitions through the join stage (their marks are relayed there). */
@@ -119,6 +107,7 @@ export class NormaliseStage implements NormaliseRunner {
     }
   }
 
+  /** Whether its consumer is in its group (readiness). */
   joined(): boolean {
     return this.inGroup;
   }

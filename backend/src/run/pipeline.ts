@@ -5,9 +5,8 @@
  *                        │                ▲
  *                        └──► join topic (key: template + join field + value) ──join──┘
  *
- * - normalise (stateless, normalise.ts; on a thread of its own where built, normalise-thread.ts):
- *   parses, finds step, key and time with the templates, re-keys; poison records go to the
- *   dead-letter topic. Watermark marks (largest event time per source) go to every internal
+ * - normalise (stateless, normalise.ts): parses, finds step, key and time with the templates,
+ *   re-keys; poison records go to the dead-letter topic. Watermark marks (largest event time per source) go to every internal
  *   partition, so a partition's watermark moves with the whole source.
  * - join: learns which anchor key offers which join value and forwards supplements there.
  * - anchor: one engine per template per partition; fires go to the store.
@@ -34,8 +33,7 @@ import { Packer, unpack } from './packs.js';
 import type { KafkaConfig, RunConfig } from './config.js';
 import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
 import type { RunMetrics } from './metrics.js';
-import type { NormaliseRunner } from './normalise.js';
-import { normaliseRunner } from './normalise-thread.js';
+import { NormaliseStage } from './normalise.js';
 import type { Offer } from './route.js';
 import type { RunEnrichment } from './enrichment.js';
 import { Shard, type ShardState } from './shard.js';
@@ -98,7 +96,7 @@ interface Owned<S> {
 export class KafkaPipeline {
   private readonly producer: Producer;
   private readonly outbox: Outbox;
-  private normalise: NormaliseRunner | undefined;
+  private normalise: NormaliseStage | undefined;
   private readonly joinConsumer: Consumer;
   private readonly anchorConsumer: Consumer;
   private readonly deadLetters: TopicDeadLetters;
@@ -159,14 +157,14 @@ export class KafkaPipeline {
 
     await this.startStateful(this.anchorConsumer, topics.anchor, this.anchors, (p) => this.anchorBatch(p));
     await this.startStateful(this.joinConsumer, topics.join, this.joins, (p) => this.joinBatch(p));
-    this.normalise = normaliseRunner({
+    this.normalise = new NormaliseStage({
       kafka: this.deps.kafka, config: this.deps.config, outbox: this.outbox, deadLetters: this.deadLetters, log: this.deps.log, partitions: this.partitions,
       counts: {
         recordsIn: (source, n) => this.deps.metrics.recordsIn.inc({ source }, n),
         rejected: (source, reason) => this.deps.metrics.rejected.inc({ source, reason }),
         deadLetter: (source, reason) => this.deps.metrics.deadLetters.inc({ source, reason }),
       },
-    }, this.deps.metrics, () => this.deps.templates.texts());
+    });
     await this.normalise.start(this.deps.templates.templates);
     this.timer = setInterval(() => void this.tick(), 250);
     this.timer.unref();

@@ -16,7 +16,7 @@ const TEMPLATE_EXTENSIONS = new Set(['.yaml', '.yml', '.json']);
 export type TemplatesListener = (templates: readonly CompiledTemplate[]) => Promise<void>;
 
 export class TemplateSet {
-  private readonly compiled = new Map<string, { revision: number; template: CompiledTemplate; text: string }>();
+  private readonly compiled = new Map<string, { revision: number; template: CompiledTemplate }>();
   private readonly listeners: TemplatesListener[] = [];
   private watcher: FSWatcher | undefined;
   private poller: NodeJS.Timeout | undefined;
@@ -42,11 +42,6 @@ export class TemplateSet {
     return [...this.compiled.values()].map((c) => c.template).sort((a, b) => a.id.localeCompare(b.id));
   }
 
-  /** The running templates' texts (to compile them again where compiled ones cannot go: another thread). */
-  texts(): string[] {
-    return this.templates.map((t) => this.compiled.get(t.id)!.text);
-  }
-
   revision(id: string): number | undefined {
     return this.compiled.get(id)?.revision;
   }
@@ -60,7 +55,7 @@ export class TemplateSet {
     await this.serial(async () => {
       const known = this.compiled.get(record.id);
       if (known && known.revision >= record.revision) return;
-      this.compiled.set(record.id, { revision: record.revision, template, text: record.text });
+      this.compiled.set(record.id, { revision: record.revision, template });
       this.log.info({ template: record.id, revision: record.revision }, 'template updated (API)');
       await this.notify();
     });
@@ -75,7 +70,7 @@ export class TemplateSet {
         const known = this.compiled.get(record.id);
         if (known && known.revision === record.revision) continue;
         try {
-          this.compiled.set(record.id, { revision: record.revision, template: parseTemplate(record.text, `${record.id} (store revision ${record.revision})`), text: record.text });
+          this.compiled.set(record.id, { revision: record.revision, template: parseTemplate(record.text, `${record.id} (store revision ${record.revision})`) });
           changed = true;
           this.log.info({ template: record.id, revision: record.revision }, 'template loaded');
         } catch (error) {
