@@ -7,7 +7,8 @@
  * librdkafka's mock cluster (our test broker) does not compact. A row only moves forward: a
  * slower previous owner of a partition cannot overwrite a newer checkpoint with an older one.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip } from 'node:zlib';
 import Database from 'better-sqlite3';
 import mysql from 'mysql2/promise';
 import { parseMysqlUrl } from '../store/index.js';
@@ -26,7 +27,9 @@ export interface CheckpointStore {
   close(): Promise<void>;
 }
 
-const encode = (state: unknown): Buffer => gzipSync(JSON.stringify(state), { level: 1 });
+const gzipAsync = promisify(gzip);
+/** The compression runs on libuv's thread pool, off the thread that runs the engines (a checkpoint holds every open session). */
+const encode = (state: unknown): Promise<Buffer> => gzipAsync(JSON.stringify(state), { level: 1 });
 const decode = <T>(blob: Buffer): T => JSON.parse(gunzipSync(blob).toString('utf8')) as T;
 
 export async function openCheckpoints(storeUrl: string, log: (message: string) => void): Promise<CheckpointStore> {
@@ -62,7 +65,7 @@ class SqliteCheckpoints implements CheckpointStore {
     this.db.prepare(`INSERT INTO weft_checkpoints (stage, topic, part, next_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
       ON CONFLICT (stage, topic, part) DO UPDATE SET next_offset = excluded.next_offset, state = excluded.state, updated_at = excluded.updated_at
       WHERE excluded.next_offset >= weft_checkpoints.next_offset`)
-      .run(stage, topic, partition, checkpoint.offset, encode(checkpoint.state), Date.now());
+      .run(stage, topic, partition, checkpoint.offset, await encode(checkpoint.state), Date.now());
   }
 
   async close(): Promise<void> {
@@ -99,7 +102,7 @@ class MysqlCheckpoints implements CheckpointStore {
   }
 
   async save(stage: string, topic: string, partition: number, checkpoint: Checkpoint<unknown>): Promise<void> {
-    const blob = encode(checkpoint.state);
+    const blob = await encode(checkpoint.state);
     // Assignments run left to right: next_offset is compared before it is itself replaced.
     await this.retry('save checkpoint', () => this.pool.execute(
       `INSERT INTO weft_checkpoints (stage, topic, part, next_offset, state, updated_at) VALUES (?, ?, ?, ?, ?, ?)
