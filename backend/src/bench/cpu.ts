@@ -44,3 +44,23 @@ export function loadAverage(): string {
     return '?';
   }
 }
+
+/** CPU seconds per thread of this process (Linux: /proc/self/task), keyed `tid name`. */
+export function threadCpuSeconds(): Map<string, number> {
+  const out = new Map<string, number>();
+  try {
+    for (const tid of readdirSync('/proc/self/task')) {
+      try {
+        const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+        const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+        out.set(`${tid} ${name}`, (Number(fields[11]) + Number(fields[12])) / 100);
+      } catch {
+        // thread gone meanwhile
+      }
+    }
+  } catch {
+    // not Linux
+  }
+  return out;
+}

@@ -27,7 +27,7 @@ import { parseConfig, RunService } from '../run/index.js';
 import { parseTemplate } from '../template/index.js';
 import { recordId, streamPayment } from '../workload/index.js';
 import { readFileSync } from 'node:fs';
-import { cpuSecondsOf, databasePid, loadAverage, ownCpuSeconds } from './cpu.js';
+import { cpuSecondsOf, databasePid, loadAverage, ownCpuSeconds, threadCpuSeconds } from './cpu.js';
 
 const SESSIONS = Number(process.env.WEFT_BENCH_SESSIONS ?? 6_000);
 const RATE = Number(process.env.WEFT_BENCH_RATE ?? 500);
@@ -232,6 +232,8 @@ async function main(): Promise<void> {
     const t0 = performance.now();
     const db = Number(process.env.WEFT_BENCH_DB_PID) || databasePid();
     const status0 = await serverStatus();
+    const usage0 = process.cpuUsage();
+    const threads0 = threadCpuSeconds();
     const cpu0 = { own: ownCpuSeconds(), db: db === undefined ? 0 : cpuSecondsOf(db), load: loadAverage(), written: service.store.counters().sessionsWritten };
     mark('c');
     const consumed = async () => {
@@ -252,11 +254,14 @@ async function main(): Promise<void> {
     // CPU moves far less with the machine's other load than rates do: compare these before/after.
     const writes = service.store.counters().sessionsWritten - cpu0.written;
     const ownCpu = ownCpuSeconds() - cpu0.own;
+    const usage = process.cpuUsage(usage0);
+    const threads = [...threadCpuSeconds()].map(([t, s]) => [t, s - (threads0.get(t) ?? 0)] as const).filter(([, s]) => s >= 0.05).sort((x, y) => y[1] - x[1]);
     const dbCpu = db === undefined ? NaN : cpuSecondsOf(db) - cpu0.db;
     console.log(
-      `    CPU in (c): weft run ${ownCpu.toFixed(2)} s (${Math.round((ownCpu / backlog.length) * 1e6)} µs/record), MariaDB ${dbCpu.toFixed(2)} s ` +
+      `    CPU in (c): weft run ${ownCpu.toFixed(2)} s (${Math.round((ownCpu / backlog.length) * 1e6)} µs/record; user ${(usage.user / 1e6).toFixed(2)} s, system ${(usage.system / 1e6).toFixed(2)} s), MariaDB ${dbCpu.toFixed(2)} s ` +
         `(${Math.round((dbCpu / Math.max(1, writes)) * 1e6)} µs per session written); ${fmt(writes)} session writes; load ${cpu0.load} → ${loadAverage()}`,
     );
+    console.log(`    threads in (c) (tid name: CPU s): ${threads.map(([t, s]) => `${t}: ${s.toFixed(2)}`).join(', ')}`);
     console.log(`    MariaDB in (c): ${statusDelta(status0, await serverStatus())}`);
     console.log(`    ${writesPerSession(written)}; internal topics: ${await internalMessages(kafka, [config.kafka!.topics.anchor, config.kafka!.topics.join])}`);
     const sum = async (m: { get(): Promise<{ values: Array<{ value: number; labels: Record<string, unknown> }> }> }, by?: string) => {
