@@ -19,6 +19,8 @@ export class MemorySessions {
   /** Per template: its indexes (maps keyed by short strings, not by concatenations). */
   private readonly indexes = new Map<string, TemplateIndex>();
   private byId: Map<string, Entry> | undefined;
+  /** The index last used: a replay usually runs one template. */
+  private last: { readonly template: string; readonly index: TemplateIndex } | undefined;
 
   /** `indexed`: per template, the fields lookups may ask for (the join fields); only those are indexed. */
   constructor(indexed: ReadonlyMap<string, readonly string[]>) {
@@ -47,14 +49,16 @@ export class MemorySessions {
 
   upsert(doc: SessionDoc): void {
     const index = this.indexOf(doc.template);
-    let entry = find(index.byKey.get(doc.key), doc.id);
+    const ofKey = index.byKey.get(doc.key);
+    let entry = find(ofKey, doc.id);
     const old = entry?.doc;
     if (old && old.version >= doc.version) return;
     if (entry) entry.doc = doc;
     else {
       entry = { doc };
       this.entries.push(entry);
-      indexKey(index.byKey, doc.key, entry);
+      if (ofKey === undefined) index.byKey.set(doc.key, entry);
+      else indexKey(index.byKey, doc.key, entry);
       this.byId?.set(doc.id, entry);
     }
     for (let f = 0; f < index.fields.length; f++) {
@@ -97,8 +101,10 @@ export class MemorySessions {
   }
 
   private indexOf(template: string): TemplateIndex {
+    if (this.last !== undefined && this.last.template === template) return this.last.index;
     let index = this.indexes.get(template);
     if (!index) this.indexes.set(template, (index = { byKey: new Map(), fields: [], byField: [] }));
+    this.last = { template, index };
     return index;
   }
 }

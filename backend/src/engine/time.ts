@@ -12,7 +12,9 @@ export function parseEventTime(raw: unknown): number | undefined {
 }
 
 function fromEpoch(n: number): number {
-  return Math.abs(n) < SECONDS_BELOW ? Math.round(n * 1000) : Math.round(n);
+  if (Math.abs(n) < SECONDS_BELOW) return Math.round(n * 1000);
+  // Already whole ms (the usual case): the value itself, not a fresh heap number from Math.round.
+  return Number.isInteger(n) ? n : Math.round(n);
 }
 
 /** Reads `name` as a top-level key first (`@timestamp`), else as a dotted path (`meta.ts`). */

@@ -281,7 +281,8 @@ function safeKey(name: string): boolean {
 
 /** A JSON object as JSON.parse makes it: CEL reads it as a map. */
 function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && (value as { constructor?: unknown }).constructor === Object;
+  // The prototype, not `constructor`: reading `constructor` walks the prototype chain on every member access.
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
 }
 
 function member(object: unknown, name: string): Outcome {
