@@ -134,6 +134,13 @@ export abstract class SqlStore implements Store {
 
   /** One read-only statement (retried on transient failure by the implementation). */
   protected abstract select(sql: string, params: readonly unknown[]): Promise<Row[]>;
+  /**
+   * A search page's statement (a SELECT of {@link buildSearch}: rows ordered by start_ms and id,
+   * descending). The MySQL store coalesces concurrent ones; by default, one select.
+   */
+  protected selectPage(sql: string, params: readonly unknown[]): Promise<Row[]> {
+    return this.select(sql, params);
+  }
   /** Writes one batch (≤ maxTransactionSessions, one id once) in one transaction. */
   protected abstract writeBatch(batch: readonly PreparedSession[]): Promise<void>;
 
@@ -194,14 +201,14 @@ export abstract class SqlStore implements Store {
 
   async search(query: SearchQuery): Promise<SearchPage> {
     const built = await this.planSearch(query, SUMMARY_COLUMNS);
-    const rows = (await this.select(built.sql, built.params)) as unknown as SummaryRowData[];
+    const rows = (await this.selectPage(built.sql, built.params)) as unknown as SummaryRowData[];
     const page = pageOf(rows, built.limit, summaryOf);
     return { sessions: page.items, cursor: page.cursor };
   }
 
   async searchBriefs(query: SearchQuery): Promise<BriefPage> {
     const built = await this.planSearch(query, BRIEF_COLUMNS);
-    const rows = (await this.select(built.sql, built.params)) as unknown as BriefRowData[];
+    const rows = (await this.selectPage(built.sql, built.params)) as unknown as BriefRowData[];
     const page = pageOf(rows, built.limit, briefOf);
     return { sessions: page.items, cursor: page.cursor };
   }
