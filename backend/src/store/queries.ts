@@ -18,6 +18,12 @@ import {
 /** Where the two SQL dialects differ in the queries below. */
 export interface Dialect {
   readonly kind: 'sqlite' | 'mysql';
+  /**
+   * The index hint that makes `sessions` be read by primary key only ('' where there is none):
+   * a search driven by a field equality joins each field row to its session by id, and without
+   * it MySQL/MariaDB also plan a range over `ix_sessions_verdict` (index dives) on every execution.
+   */
+  readonly sessionsByPrimaryKey: string;
   /** Exact text equality on an indexed column (MySQL's `_bin` collations pad spaces: check length too). */
   textEquals(column: string, value: string, params: unknown[]): string;
   /** Case-sensitive prefix match that can use an index on `column`. */
@@ -39,6 +45,7 @@ export interface Dialect {
 
 export const sqliteDialect: Dialect = {
   kind: 'sqlite',
+  sessionsByPrimaryKey: '',
   textEquals(column, value, params) {
     params.push(value);
     return `${column} = ?`;
@@ -72,6 +79,7 @@ export const sqliteDialect: Dialect = {
 
 export const mysqlDialect: Dialect = {
   kind: 'mysql',
+  sessionsByPrimaryKey: ' FORCE INDEX (PRIMARY)',
   textEquals(column, value, params) {
     params.push(value, codePoints(value));
     return `${column} = ? AND CHAR_LENGTH(${column}) = ?`;
@@ -338,7 +346,9 @@ export function buildSearch(
   let timeCol: string;
   let idCol: string;
   if (driving !== undefined) {
-    from = `${driving.table} f0 JOIN sessions s ON s.id = f0.session_id`;
+    // By id only, unless an anchor key is given: its index may then be the better way in.
+    const hint = q.key === undefined ? dialect.sessionsByPrimaryKey : '';
+    from = `${driving.table} f0 JOIN sessions s${hint} ON s.id = f0.session_id`;
     timeCol = 'f0.start_ms';
     idCol = 'f0.session_id';
     where.push(driving.predicate('f0', params));
