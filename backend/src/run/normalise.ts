@@ -12,6 +12,7 @@ import type { CompiledTemplate } from '../template/index.js';
 import type { DeadLetter, DeadLetters } from '../sources/deadletter.js';
 import { partitionOf } from '../sources/kafka.js';
 import type { KafkaConfig, RunConfig } from './config.js';
+import { stageConsumer } from './consumers.js';
 import { relayedSources } from './gate.js';
 import type { Outbox } from './outbox.js';
 import { Packer } from './packs.js';
@@ -66,16 +67,7 @@ export class NormaliseStage {
   private inGroup = false;
 
   constructor(private readonly deps: NormaliseDeps) {
-    const k = deps.config.kafka;
-    this.consumer = deps.kafka.consumer({
-      groupId: `${k.group}-normalise`,
-      sessionTimeout: k.sessionTimeoutMs,
-      rebalanceTimeout: Math.max(k.sessionTimeoutMs, 10_000),
-      heartbeatInterval: Math.max(500, Math.floor(k.sessionTimeoutMs / 5)),
-      maxBytesPerPartition: deps.config.backpressure.maxBatchBytes,
-      maxWaitTimeInMs: k.maxWaitMs,
-      allowAutoTopicCreation: true,
-    });
+    this.consumer = stageConsumer(deps.kafka, deps.config, `${deps.config.kafka.group}-normalise`);
     this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
       this.inGroup = true;
     });

@@ -31,6 +31,7 @@ import { AnchorGate, relayedSources, type GateState } from './gate.js';
 import { Outbox, type Outgoing } from './outbox.js';
 import { Packer, unpack } from './packs.js';
 import type { KafkaConfig, RunConfig } from './config.js';
+import { stageConsumer } from './consumers.js';
 import { JoinShard, type Forward, type JoinState, type Supplement } from './joins.js';
 import type { RunMetrics } from './metrics.js';
 import { NormaliseStage } from './normalise.js';
@@ -117,17 +118,8 @@ export class KafkaPipeline {
     this.stage = { join: `${k.group}-join`, anchor: `${k.group}-anchor` };
     this.producer = deps.kafka.producer({ allowAutoTopicCreation: true });
     this.outbox = new Outbox(this.producer);
-    const consumer = (groupId: string) => deps.kafka.consumer({
-      groupId,
-      sessionTimeout: k.sessionTimeoutMs,
-      rebalanceTimeout: Math.max(k.sessionTimeoutMs, 10_000),
-      heartbeatInterval: Math.max(500, Math.floor(k.sessionTimeoutMs / 5)),
-      maxBytesPerPartition: deps.config.backpressure.maxBatchBytes,
-      maxWaitTimeInMs: k.maxWaitMs,
-      allowAutoTopicCreation: true,
-    });
-    this.joinConsumer = consumer(this.stage.join);
-    this.anchorConsumer = consumer(this.stage.anchor);
+    this.joinConsumer = stageConsumer(deps.kafka, deps.config, this.stage.join);
+    this.anchorConsumer = stageConsumer(deps.kafka, deps.config, this.stage.anchor);
     for (const [name, c] of [['join', this.joinConsumer], ['anchor', this.anchorConsumer]] as const) {
       c.on(c.events.GROUP_JOIN, () => {
         this.joined[name] = true;
