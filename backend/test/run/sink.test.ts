@@ -8,28 +8,14 @@ import type { Emission, Engine, SessionDoc } from '../../src/engine/index.js';
 import { RunMetrics } from '../../src/run/metrics.js';
 import { StoreSink } from '../../src/run/sink.js';
 import type { Store } from '../../src/store/index.js';
-import { sqliteHarness, type Harness } from '../store/harness.js';
+import { session as storedSession, sqliteHarness, type Harness } from '../store/harness.js';
 
-const T0 = Date.parse('2026-05-01T00:00:00Z');
 const engine = undefined as unknown as Engine; // fires need no engine (only late and adopt requests do)
 
+/** The store harness's session at `version`; an open one has no verdict yet. */
 function session(id: string, version: number, status: SessionDoc['status']): SessionDoc {
-  return {
-    id,
-    template: 'payment',
-    key: `o-${id}`,
-    start: T0,
-    end: T0 + 1000,
-    status,
-    version,
-    verdict: status === 'open' ? null : 'ok',
-    severity: status === 'open' ? null : 'ok',
-    explain: null,
-    splitOf: null,
-    mergedInto: null,
-    fields: { amount: 5 },
-    events: [{ step: 'order_placed', source: 'billing', time: T0, value: { order_id: `o-${id}` } }],
-  };
+  const open = status === 'open';
+  return storedSession(id, { version, status, verdict: open ? null : 'ok', severity: open ? null : 'ok' });
 }
 
 const fire = (s: SessionDoc, trigger: 'complete' | 'watermark'): Emission => ({ kind: 'fire', trigger, session: s });
