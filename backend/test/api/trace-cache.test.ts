@@ -6,7 +6,7 @@ import { buildServer } from '../../src/api/index.js';
 import type { SessionDoc } from '../../src/engine/types.js';
 import type { Store } from '../../src/store/index.js';
 import { traceIdOf } from '../../src/trace/index.js';
-import { mysqlHarness, mysqlReachable, type Harness } from '../store/harness.js';
+import { mysqlHarness, requireMysql, type Harness } from '../store/harness.js';
 import { decodeTraceByIdResponse, spansOfTracesData } from './contract.js';
 
 const root = new URL('../../../', import.meta.url).pathname;
@@ -40,9 +40,9 @@ function payment(version: number, over: Partial<SessionDoc> = {}): SessionDoc {
   };
 }
 
-const reachable = await mysqlReachable();
+await requireMysql();
 
-describe.skipIf(!reachable)('trace response cache', () => {
+describe('trace response cache', () => {
   let h: Harness;
   let store: Store;
   let app: FastifyInstance;

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CoalescedSelects } from '../../src/store/batch.js';
 import type { SearchQuery, Store } from '../../src/store/index.js';
-import { mysqlHarness, mysqlReachable, session, type Harness } from './harness.js';
+import { mysqlHarness, requireMysql, session, type Harness } from './harness.js';
 
 describe('CoalescedSelects', () => {
   /** A fake database: answers each select with its parameters, after a little while; records statements. */
@@ -70,9 +70,9 @@ describe('CoalescedSelects', () => {
   });
 });
 
-const reachable = await mysqlReachable();
+await requireMysql();
 
-describe.skipIf(!reachable)('coalesced search pages on MariaDB', () => {
+describe('coalesced search pages on MariaDB', () => {
   let h: Harness;
   let store: Store;
   const T0 = Date.parse('2025-06-01T00:00:00Z');

@@ -10,14 +10,14 @@ import {
   expectedFieldRows,
   expectedRollups,
   mysqlHarness,
-  mysqlReachable,
+  requireMysql,
   session,
   type Harness,
 } from './harness.js';
 
-const reachable = await mysqlReachable();
+await requireMysql();
 
-describe.skipIf(!reachable)('mysql store under faults', () => {
+describe('mysql store under faults', () => {
   let h: Harness;
   beforeAll(async () => {
     h = await mysqlHarness();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PointReads, paddedSize } from '../../src/store/batch.js';
 import type { Store } from '../../src/store/index.js';
-import { mysqlHarness, mysqlReachable, session, type Harness } from './harness.js';
+import { mysqlHarness, requireMysql, session, type Harness } from './harness.js';
 
 describe('PointReads', () => {
   it('sends a lone read at once, and reads asked for while statements are out together', async () => {
@@ -55,9 +55,9 @@ describe('PointReads', () => {
   });
 });
 
-const reachable = await mysqlReachable();
+await requireMysql();
 
-describe.skipIf(!reachable)('coalesced getStored on MariaDB', () => {
+describe('coalesced getStored on MariaDB', () => {
   let h: Harness;
   let store: Store;
   beforeAll(async () => {
