@@ -186,8 +186,12 @@ function pushHeap(heap: Held[], h: Held): void {
   let i = heap.length - 1;
   while (i > 0) {
     const p = (i - 1) >> 1;
-    if (!before(heap[i]!, heap[p]!)) break;
-    [heap[i], heap[p]] = [heap[p]!, heap[i]!];
+    const child = heap[i]!;
+    const parent = heap[p]!;
+    if (!before(child, parent)) break;
+    // Swapped through locals: a destructuring swap allocated an array per step here.
+    heap[i] = parent;
+    heap[p] = child;
     i = p;
   }
 }
@@ -205,7 +209,9 @@ function popHeap(heap: Held[]): Held {
       if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
       if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
       if (m === i) break;
-      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      const moved = heap[i]!;
+      heap[i] = heap[m]!;
+      heap[m] = moved;
       i = m;
     }
   }

@@ -151,10 +151,11 @@ export class JoinShard {
     this.sweptAt.set(template, anchor);
     const released: Forward[] = [];
     const prefix = `${template}\u0000`;
+    // A sweep visits thousands of entries and most keep everything: a list is copied only when
+    // something in it expires (filtering each one allocated a new array per entry and sweep).
     for (const [id, waiting] of this.held) {
-      if (!id.startsWith(prefix)) continue;
+      if (!id.startsWith(prefix) || !expires(waiting, anchor, bounds.holdMs)) continue;
       const keep = waiting.filter((s) => anchor <= s.time + bounds.holdMs);
-      if (keep.length === waiting.length) continue;
       for (const s of waiting) if (anchor > s.time + bounds.holdMs) released.push({ supplement: s, key: null });
       this.heldCount -= waiting.length - keep.length;
       if (keep.length === 0) this.held.delete(id);
@@ -162,10 +163,10 @@ export class JoinShard {
     }
     const forget = Math.min(anchor, this.watermark(template, bounds.supplement));
     for (const [id, candidates] of this.announced) {
-      if (!id.startsWith(prefix)) continue;
+      if (!id.startsWith(prefix) || !forgets(candidates, forget, bounds.keepMs)) continue;
       const keep = candidates.filter((c) => forget <= c.max + bounds.keepMs);
       if (keep.length === 0) this.announced.delete(id);
-      else if (keep.length !== candidates.length) this.announced.set(id, keep);
+      else this.announced.set(id, keep);
     }
     return released;
   }
@@ -192,6 +193,18 @@ export class JoinShard {
     const key = `${template}\u0000${source}`;
     if (time > (this.maxTimes.get(key) ?? -Infinity)) this.maxTimes.set(key, time);
   }
+}
+
+/** Whether advance's filter would drop a held supplement (its wait is over at anchor watermark `anchor`). */
+function expires(waiting: readonly Supplement[], anchor: number, holdMs: number): boolean {
+  for (const s of waiting) if (!(anchor <= s.time + holdMs)) return true;
+  return false;
+}
+
+/** Whether advance's filter would drop an announcement (past keeping at watermark `forget`). */
+function forgets(candidates: readonly Candidate[], forget: number, keepMs: number): boolean {
+  for (const c of candidates) if (!(forget <= c.max + keepMs)) return true;
+  return false;
 }
 
 export function joinKey(template: string, field: string, value: string): string {
