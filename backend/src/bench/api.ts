@@ -33,8 +33,8 @@
  *                           e.g. another build for a before/after comparison in one session
  *   WEFT_BENCH_NODE_ARGS    extra node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
  *   WEFT_BENCH_RUNS         which runs, in order (default `trace,search,mixed`)
- *   WEFT_BENCH_DB_PID       the database server's pid for CPU accounting (default: the first
- *                           mariadbd/mysqld found), e.g. a private server that other work does not load
+ *   WEFT_BENCH_DB_PID       the database server's pid for CPU accounting (default: the server's own
+ *                           @@pid_file, else the first mariadbd/mysqld found)
  *
  * Besides latency and throughput, each run reports CPU time per request of `weft serve` (primary
  * and workers), of MariaDB and of the load generator, from /proc: on a shared machine these vary far less
@@ -53,7 +53,7 @@ import { hash64 } from '../engine/hash.js';
 import type { EventDoc, SessionDoc } from '../engine/types.js';
 import { openStore, type Store } from '../store/index.js';
 import { traceIdOf } from '../trace/index.js';
-import { cpuSecondsOf, databasePid } from './cpu.js';
+import { cpuSecondsOf, databasePidOf } from './cpu.js';
 import { freePort } from './ports.js';
 
 const env = process.env;
@@ -430,7 +430,7 @@ async function run(admin: mysql.Connection): Promise<void> {
     await runClient(tool, url, 'mixed', 5);
     const results: Summary[] = [];
     const servers = familyOf(child.pid!);
-    const database = Number(env.WEFT_BENCH_DB_PID) || databasePid();
+    const database = Number(env.WEFT_BENCH_DB_PID) || (await databasePidOf((sql) => admin.query(sql)));
     for (const kind of (env.WEFT_BENCH_RUNS ?? 'trace,search,mixed').split(',')) {
       const before = await diskReads(admin);
       const server0 = sumCpu(servers);

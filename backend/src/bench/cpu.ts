@@ -16,16 +16,36 @@ export function cpuSecondsOf(pid: number): number {
   }
 }
 
-/** MariaDB's (or MySQL's) server process on this machine, when there is one. */
+/**
+ * The pid of the server behind `query`'s connection, from its own `@@pid_file`: the server being
+ * measured even when other MariaDB servers run on the machine (a private one of another job).
+ * Falls back to {@link databasePid} when the file cannot be read (the server runs elsewhere).
+ */
+export async function databasePidOf(query: (sql: string) => Promise<unknown>): Promise<number | undefined> {
+  try {
+    const [rows] = (await query('SELECT @@pid_file AS file')) as [Array<{ file: string | null }>];
+    const file = rows[0]?.file;
+    const pid = file ? Number(readFileSync(file, 'utf8').trim()) : NaN;
+    if (Number.isInteger(pid) && isDatabaseServer(String(pid))) return pid;
+  } catch {
+    // not readable from here
+  }
+  return databasePid();
+}
+
+function isDatabaseServer(pid: string): boolean {
+  try {
+    const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+    return comm === 'mariadbd' || comm === 'mysqld';
+  } catch {
+    return false;
+  }
+}
+
+/** A MariaDB (or MySQL) server process on this machine, when there is one (any, if several run). */
 export function databasePid(): number | undefined {
   for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const comm = readFileSync(`/proc/${name}/comm`, 'utf8').trim();
-      if (comm === 'mariadbd' || comm === 'mysqld') return Number(name);
-    } catch {
-      // gone meanwhile
-    }
+    if (/^\d+$/.test(name) && isDatabaseServer(name)) return Number(name);
   }
   return undefined;
 }
