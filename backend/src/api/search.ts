@@ -35,6 +35,10 @@ export function searchQueryOf(raw: Record<string, unknown>): SearchQuery {
       plain[name] = value;
       continue;
     }
+    // Field names are identifiers (template schema), so a dot left in one is a misspelt operator.
+    if (match[1]!.includes('.')) {
+      throw badRequest(`${name}: "${match[1]!.slice(match[1]!.lastIndexOf('.') + 1)}" is not an operator: use f.<field>=v or f.<field>.gt, gte, lt, lte, prefix`);
+    }
     const field = parseInput(fieldName, match[1], 'query');
     const op = match[2] ?? 'eq';
     const values = (Array.isArray(value) ? value : [value]).map(String);

@@ -13,7 +13,9 @@ import { templateId } from './params.js';
 export const MAX_PREVIEW_RECORDS = 10_000;
 
 const templateText = z.string().min(1, 'the template text is empty');
-const sourceBody = z.union([templateText, z.object({ text: templateText }).strict()]);
+const sourceBody = z.union([templateText, z.object({ text: templateText }).strict()], {
+  error: 'expected the template as YAML or JSON text, or {"text": "<template>"}',
+});
 const previewBody = z.object({
   template: templateText,
   records: z.array(z.object({ source: z.string().min(1), value: z.unknown(), at: z.number().finite().optional() }).strict()).max(MAX_PREVIEW_RECORDS),

@@ -164,7 +164,9 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await bad(`/api/sessions?q=${encodeURIComponent('{ .a != 1 }')}`, /TraceQL: operator "!="/);
       await bad(`/api/sessions/${'x'.repeat(200)}`, /path\.id/);
       await bad('/api/sessions/ffffffffffffffff', /not found/, 404);
-      await bad('/api/stats?from=0', /query\.to/);
+      await bad('/api/stats?from=0', /query\.to: missing \(required\)/);
+      await bad('/api/stats?to=0', /query\.from: missing \(required\)/);
+      await bad('/api/sessions?f.amount.between=1', /f\.amount\.between: "between" is not an operator.*gt, gte, lt, lte, prefix/);
       await bad('/api/fields/amount/values?limit=-1', /limit/);
     });
 
@@ -251,6 +253,9 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       const invalid = await app.inject({ method: 'POST', url: '/api/templates/validate', headers: auth, payload: { text: 'id: x\nsteps: 3' } });
       expect(invalid.json().valid).toBe(false);
       expect(invalid.json().issues.length).toBeGreaterThan(0);
+      const empty = await app.inject({ method: 'POST', url: '/api/templates/validate', headers: auth, payload: {} });
+      expect(empty.statusCode).toBe(400);
+      expect(empty.json().message).toMatch(/body: .*YAML or JSON text.*\{"text"/);
       const t = 1_790_000_000_000;
       const records = [
         { source: 'billing', value: { ts: t, log_id: 'l1', action: 'create_order', order_id: 'A1', amount: 9, user_id: 'u', product_id: 'p' } },
