@@ -13,10 +13,14 @@
  *                         and each source is one partition here so arrival order is the workload's)
  *   WEFT_BENCH_RATE       records/s produced in the freshness phase (default 500)
  *   WEFT_BENCH_MYSQL      server URL without database (default mysql://root@127.0.0.1:3306)
+ *   WEFT_BENCH_DATABASE   database the run drops and creates (default weft_bench_e2e; a private
+ *                         name keeps concurrent runs on one server apart)
  *   WEFT_BENCH_DB_PID     the database server's pid for CPU accounting (default: the first mariadbd/mysqld
  *                         found; set it when the bench has a server of its own beside a shared one)
  *   WEFT_BENCH_MARKS      print the monotonic clock (µs, the clock of --cpu-prof) where each phase
  *                         starts and ends, to cut a CPU profile of the run down to one phase
+ *   WEFT_BENCH_HEAP_PROF  a file to write a sampling allocation profile of (c) to (.heapprofile, for
+ *                         Chrome DevTools): every allocation sampled, collected or not, by stack
  */
 import { spawn } from 'node:child_process';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -26,13 +30,14 @@ import type { SessionDoc } from '../engine/index.js';
 import { parseConfig, RunService } from '../run/index.js';
 import { parseTemplate } from '../template/index.js';
 import { recordId, streamPayment } from '../workload/index.js';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { cpuSecondsOf, databasePid, loadAverage, ownCpuSeconds, threadCpuSeconds } from './cpu.js';
 
 const SESSIONS = Number(process.env.WEFT_BENCH_SESSIONS ?? 6_000);
 const RATE = Number(process.env.WEFT_BENCH_RATE ?? 500);
 const MYSQL = process.env.WEFT_BENCH_MYSQL ?? 'mysql://root@127.0.0.1:3306';
-const DATABASE = 'weft_bench_e2e';
+const DATABASE = process.env.WEFT_BENCH_DATABASE ?? 'weft_bench_e2e';
 const TEMPLATES = new URL('../../../templates', import.meta.url).pathname;
 const template = parseTemplate(readFileSync(`${TEMPLATES}/payment.yaml`, 'utf8'), 'payment.yaml');
 const TOPIC: Record<string, string> = Object.fromEntries([...template.sources.values()].map((s) => [s.name, s.topic]));
@@ -121,6 +126,22 @@ function parseOnly(recs: readonly Rec[]): number {
   const ms = performance.now() - t0;
   if (keep === 0) throw new Error('nothing parsed');
   return (recs.length * 3) / (ms / 1000);
+}
+
+/**
+ * Allocation sampling over one phase: objects the GC collected meanwhile are kept in the profile, so
+ * it shows what a phase allocates (the scavenger's work), not what it retains.
+ */
+function allocationProfile(file: string | undefined): () => void {
+  if (!file) return () => undefined;
+  const session = new Session();
+  session.connect();
+  session.post('HeapProfiler.startSampling', { samplingInterval: 16_384, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  return () =>
+    session.post('HeapProfiler.stopSampling', (error, result) => {
+      if (!error) writeFileSync(file, JSON.stringify((result as { profile: unknown }).profile));
+      session.disconnect();
+    });
 }
 
 /** Phase boundaries on the clock of `node --cpu-prof` profiles (µs). */
@@ -226,6 +247,10 @@ async function main(): Promise<void> {
     const written: Array<{ at: number; sessions: readonly SessionDoc[] }> = [];
     service.onSessionsWritten((sessions) => written.push({ at: performance.now(), sessions }));
 
+    // One admin client polls for the end of (c): it runs in weft run's process, whose CPU (c)
+    // counts, and a new client per poll (connections to every broker, metadata) is not weft run's work.
+    const poller = kafka.admin();
+    await poller.connect();
     // (c) the backlog: from the first record taken to the last one applied and written.
     const recordsIn = async () => (await service!.metrics.recordsIn.get()).values.reduce((n, v) => n + v.value, 0);
     while ((await recordsIn()) === 0) await sleep(5);
@@ -236,20 +261,17 @@ async function main(): Promise<void> {
     const threads0 = threadCpuSeconds();
     const cpu0 = { own: ownCpuSeconds(), db: db === undefined ? 0 : cpuSecondsOf(db), load: loadAverage(), written: service.store.counters().sessionsWritten };
     mark('c');
+    const allocations = allocationProfile(process.env.WEFT_BENCH_HEAP_PROF);
     const consumed = async () => {
-      const admin = kafka.admin();
-      await admin.connect();
-      try {
-        const [anchorEnd, joinEnd] = await Promise.all([admin.fetchTopicOffsets(config.kafka!.topics.anchor), admin.fetchTopicOffsets(config.kafka!.topics.join)]);
-        const p = pipeline.progress();
-        return anchorEnd.every((e) => (p.anchor.get(e.partition) ?? 0) >= Number(e.high)) && joinEnd.every((e) => (p.join.get(e.partition) ?? 0) >= Number(e.high));
-      } finally {
-        await admin.disconnect();
-      }
+      const [anchorEnd, joinEnd] = await Promise.all([poller.fetchTopicOffsets(config.kafka!.topics.anchor), poller.fetchTopicOffsets(config.kafka!.topics.join)]);
+      const p = pipeline.progress();
+      return anchorEnd.every((e) => (p.anchor.get(e.partition) ?? 0) >= Number(e.high)) && joinEnd.every((e) => (p.join.get(e.partition) ?? 0) >= Number(e.high));
     };
     while (!((await recordsIn()) >= backlog.length && (await consumed()))) await sleep(50);
+    await poller.disconnect();
     const c = backlog.length / ((performance.now() - t0) / 1000);
     mark('c-end');
+    allocations();
     console.log(`(c) weft run Kafka→engine→MariaDB ${fmt(c)} records/s   = ${(c / ceiling).toFixed(3)} of the ceiling (target ≥ 0.5)`);
     // CPU moves far less with the machine's other load than rates do: compare these before/after.
     const writes = service.store.counters().sessionsWritten - cpu0.written;
