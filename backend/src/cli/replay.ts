@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
 import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js';
 import { Enricher } from '../enrich/index.js';
-import { openStore } from '../store/index.js';
-import { loadTemplateFile, TemplateError } from '../template/index.js';
+import { openStore, type Store } from '../store/index.js';
+import { loadTemplateFile, TemplateError, type CompiledTemplate } from '../template/index.js';
 import { Progress } from './progress.js';
 
 export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] --input events.ndjson [--out sessions.ndjson] [--store URL]
@@ -51,6 +51,23 @@ export async function replayCommand(argv: string[], onSummary?: (summary: Replay
     }
     throw error;
   }
+  // Opened (and migrated) before the input is read: a store URL or database that does not work fails
+  // the command at once, not after a replay of the whole input.
+  const store = values.store === undefined ? undefined : await openStore(values.store);
+  try {
+    return await replayInto(store, { ...values, input: values.input }, templates, onSummary);
+  } finally {
+    await store?.close();
+  }
+}
+
+/** The replay itself; `store` is open when `--store` was given. */
+async function replayInto(
+  store: Store | undefined,
+  values: { input: string; out?: string | undefined; store?: string | undefined; 'show-errors'?: string | undefined; quiet: boolean },
+  templates: CompiledTemplate[],
+  onSummary: ((summary: ReplaySummary) => void) | undefined,
+): Promise<number> {
   const progress = new Progress('replay', values.quiet);
   const showErrors = values['show-errors'] === undefined ? Infinity : Number(values['show-errors']);
   let shown = 0;
@@ -88,7 +105,7 @@ export async function replayCommand(argv: string[], onSummary?: (summary: Replay
     const reads = c.cacheHits + c.cacheMisses;
     process.stderr.write(`enrichment: ${c.lookups} lookups (${c.keysLookedUp} keys), cache hit ratio ${reads ? (c.cacheHits / reads).toFixed(3) : '-'}, ${c.failures} failed attempts, ${c.failed} keys given up\n`);
   }
-  if (values.store !== undefined) await writeStore(values.store, result.sessions, result.orphans, values.quiet);
+  if (store !== undefined) await writeStore(store, values.store!, result.sessions, result.orphans, values.quiet);
   onSummary?.(result.summary);
   return 0;
 }
@@ -96,18 +113,13 @@ export async function replayCommand(argv: string[], onSummary?: (summary: Replay
 const STORE_BATCH = 500;
 
 /** Upserts the final sessions and orphans in batches (idempotent: replaying twice changes nothing). */
-async function writeStore(url: string, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[], quiet: boolean): Promise<void> {
-  const store = await openStore(url);
+async function writeStore(store: Store, url: string, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[], quiet: boolean): Promise<void> {
   const progress = new Progress('store', quiet);
-  try {
-    for (let i = 0; i < sessions.length; i += STORE_BATCH) {
-      await store.upsertSessions(sessions.slice(i, i + STORE_BATCH));
-      progress.update(`${Math.min(i + STORE_BATCH, sessions.length).toLocaleString('en')} / ${sessions.length.toLocaleString('en')} sessions`);
-    }
-    for (let i = 0; i < orphans.length; i += STORE_BATCH) await store.recordOrphans(orphans.slice(i, i + STORE_BATCH));
-  } finally {
-    await store.close();
+  for (let i = 0; i < sessions.length; i += STORE_BATCH) {
+    await store.upsertSessions(sessions.slice(i, i + STORE_BATCH));
+    progress.update(`${Math.min(i + STORE_BATCH, sessions.length).toLocaleString('en')} / ${sessions.length.toLocaleString('en')} sessions`);
   }
+  for (let i = 0; i < orphans.length; i += STORE_BATCH) await store.recordOrphans(orphans.slice(i, i + STORE_BATCH));
   progress.done();
   const seconds = (progress.elapsedMs() / 1000).toFixed(1);
   process.stderr.write(`stored            ${sessions.length.toLocaleString('en')} sessions and ${orphans.length.toLocaleString('en')} orphans in ${redact(url)} (${seconds} s)\n`);
