@@ -111,9 +111,31 @@ class Parser {
   }
 
   private and(): (readonly Condition[])[] {
+    const start = this.i;
     const out = [...this.or()];
-    while (this.accept('&&')) out.push(...this.or());
+    let bareOr = this.orsSince(start);
+    while (this.accept('&&')) {
+      const at = this.i;
+      out.push(...this.or());
+      bareOr ||= this.orsSince(at);
+      // TraceQL binds && tighter than ||: `a && b || c` is `(a && b) || c`, which Weft cannot answer;
+      // read as `a && (b || c)` it would silently return other sessions than Tempo does.
+      if (bareOr) throw syntax('|| next to && needs parentheses: write a && (b || c)');
+    }
     return out;
+  }
+
+  /** Whether the tokens from `start` to here hold a `||` outside parentheses. */
+  private orsSince(start: number): boolean {
+    let depth = 0;
+    for (let k = start; k < this.i; k++) {
+      const t = this.tokens[k]!;
+      if (t.t !== 'punct') continue;
+      if (t.v === '(') depth++;
+      else if (t.v === ')') depth--;
+      else if (t.v === '||' && depth === 0) return true;
+    }
+    return false;
   }
 
   /** `a || b` (alternatives of one attribute); a parenthesised `&&` group flattens into the conjunction. */

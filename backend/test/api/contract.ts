@@ -322,6 +322,11 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       expect(errors.traces).toHaveLength(live.filter((s) => s.severity === 'critical').length);
       await bad(`/api/search?q=${encodeURIComponent('{ .verdict = "x" } | count() > 2')}`, /TraceQL/);
       await bad(`/api/search?q=${encodeURIComponent('{ duration > 5ms }')}`, /TraceQL/);
+      // TraceQL binds && tighter than ||: `a && b || c` is `(a && b) || c`, which is not "a and any of b, c".
+      await bad(`/api/search?q=${encodeURIComponent(`{ .verdict = "${verdict}" && .platform = "ios" || .platform = "android" }`)}`, /TraceQL: .*parenthes/);
+      await bad(`/api/search?q=${encodeURIComponent(`{ .platform = "ios" || .platform = "android" && .verdict = "${verdict}" }`)}`, /TraceQL: .*parenthes/);
+      const grouped = await ok(`/api/search?q=${encodeURIComponent(`{ .verdict = "${verdict}" && (.platform = "ios" || .platform = "android") }`)}&limit=1000`);
+      expect(grouped.traces).toHaveLength(live.filter((s) => s.verdict === verdict && ['ios', 'android'].includes(String(s.fields.platform))).length);
       await bad('/api/search?tags=service.name%3Dpayment', /not supported/);
     });
 
