@@ -29,7 +29,12 @@ export async function buildServer(options: ApiOptions): Promise<FastifyInstance>
     void reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
   if (options.cors) {
-    await app.register(cors, { origin: options.cors === true ? true : options.cors, allowedHeaders: ['authorization', 'content-type', 'accept'] });
+    // @fastify/cors allows GET, HEAD and POST by default; templates are saved with PUT and removed with DELETE.
+    await app.register(cors, {
+      origin: options.cors === true ? true : options.cors,
+      methods: ['GET', 'HEAD', 'POST', 'PUT', 'DELETE'],
+      allowedHeaders: ['authorization', 'content-type', 'accept'],
+    });
   }
 
   const store = options.store;

@@ -397,6 +397,11 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       const withCors = await buildServer({ store, cors: ['http://grafana.local'] });
       const allowed = await withCors.inject({ method: 'GET', url: '/api/sessions?limit=1', headers: { origin: 'http://grafana.local' } });
       expect(allowed.headers['access-control-allow-origin']).toBe('http://grafana.local');
+      // The template editor saves with PUT and removes with DELETE: the preflight must allow them.
+      for (const method of ['PUT', 'DELETE']) {
+        const pre = await withCors.inject({ method: 'OPTIONS', url: '/api/templates/payment', headers: { origin: 'http://grafana.local', 'access-control-request-method': method } });
+        expect(pre.headers['access-control-allow-methods']).toContain(method);
+      }
       await withCors.close();
     });
   });
