@@ -124,7 +124,10 @@ describe('template loading', () => {
     expectIssue(doc, 'verdicts.1.severity', /critical/);
     const noSession = mini();
     delete noSession.session;
-    expectIssue(noSession, 'session', /.+/);
+    expectIssue(noSession, 'session', /^missing \(required\)$/);
+    const noWhen = mini();
+    delete noWhen.steps.order_placed.when;
+    expectIssue(noWhen, 'steps.order_placed.when', /^missing \(required\)$/);
   });
 
   it('requires at least one anchor step', () => {

@@ -1,7 +1,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { StoreQueryError } from '../store/index.js';
-import { TemplateError } from '../template/index.js';
+import { issueMessage, TemplateError } from '../template/index.js';
 
 /** A problem with the request, answered with its status and a message saying what is wrong. */
 export class ApiError extends Error {
@@ -22,23 +22,8 @@ export const notFound = (message: string) => new ApiError(404, message);
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: messageOf(i, value) }));
+  const issues = result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: issueMessage(i, value) }));
   throw badRequest(issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
-}
-
-/** zod's default for an absent value ("Invalid input", "… received undefined") does not say it is missing. */
-function messageOf(issue: z.core.$ZodIssue, value: unknown): string {
-  const absent = (issue.code === 'invalid_type' || issue.code === 'invalid_union') && issue.message.startsWith('Invalid input') && valueAt(value, issue.path) === undefined;
-  return absent ? 'missing (required)' : issue.message;
-}
-
-function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
-  let at = value;
-  for (const key of path) {
-    if (at === null || typeof at !== 'object') return undefined;
-    at = (at as Record<PropertyKey, unknown>)[key];
-  }
-  return at;
 }
 
 interface ErrorBody {

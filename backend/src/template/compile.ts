@@ -1,6 +1,6 @@
 import { compileCel, type CelScope, type CompiledExpression } from './cel.js';
 import { parseDuration } from './duration.js';
-import { TemplateError, type TemplateIssue } from './errors.js';
+import { issueMessage, TemplateError, type TemplateIssue } from './errors.js';
 import { templateSchema, type TemplateDocument } from './schema.js';
 import {
   ENRICHMENT_ERROR_FIELD, ENRICHMENT_FIELD,
@@ -14,7 +14,7 @@ export function compileTemplate(document: unknown, file: string): CompiledTempla
     throw new TemplateError(parsed.error.issues.map((issue) => ({
       file,
       path: issue.path.map(String).join('.'),
-      message: issue.message,
+      message: issueMessage(issue, document),
     })));
   }
   const compiler = new Compiler(file);

@@ -1,6 +1,6 @@
 export { parseTemplate, loadTemplateFile } from './load.js';
 export { compileTemplate } from './compile.js';
-export { TemplateError, formatIssue, type TemplateIssue } from './errors.js';
+export { TemplateError, formatIssue, issueMessage, type TemplateIssue } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { toPlain, celErrorMessage, STEP_MAPS, type CompiledExpression } from './cel.js';
 export type { Presence } from './presence.js';
