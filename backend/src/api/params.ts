@@ -18,6 +18,16 @@ export const instant = z.union([z.number(), z.string()]).transform((v, ctx) => {
   return ms;
 });
 
+/**
+ * A `from`/`to` pair in order: a range that ends before it starts is a mistaken query (swapped
+ * bounds), answered with a 400 rather than an empty page that looks like "no sessions".
+ */
+export function inOrder(range: { readonly from?: number | undefined; readonly to?: number | undefined }, ctx: z.RefinementCtx): void {
+  if (range.from !== undefined && range.to !== undefined && range.from > range.to) {
+    ctx.addIssue({ code: 'custom', path: ['to'], message: `is before from (${new Date(range.to).toISOString()} < ${new Date(range.from).toISOString()})` });
+  }
+}
+
 export const limit = (max: number) => z.coerce.number().int().min(1).max(max);
 export const severity = z.enum(SEVERITIES);
 export const status = z.enum(['open', 'final', 'merged']);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { FieldCondition, SearchQuery } from '../store/index.js';
 import { badRequest, parseInput } from './errors.js';
-import { fieldName, instant, limit, list, severity, status, templateId } from './params.js';
+import { fieldName, inOrder, instant, limit, list, severity, status, templateId } from './params.js';
 import { parseTraceQL, traceQLToSearch } from './traceql.js';
 
 const FIELD_PARAM = /^f\.(.+?)(?:\.(eq|gt|gte|lt|lte|prefix))?$/;
@@ -17,7 +17,7 @@ const searchParams = z.object({
   limit: limit(1000).optional(),
   cursor: z.string().max(512).optional(),
   q: z.string().max(4096).optional(),
-});
+}).superRefine(inOrder);
 
 /**
  * `GET /api/sessions` parameters → a store query. Field conditions are `f.<name>=v` (equality;

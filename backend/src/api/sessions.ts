@@ -6,7 +6,7 @@ import { traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { notFound, parseInput } from './errors.js';
 import { mergeSessions, unmergeSession } from './merge.js';
-import { fieldName, instant, limit, list, sessionId, severity, templateId } from './params.js';
+import { fieldName, inOrder, instant, limit, list, sessionId, severity, templateId } from './params.js';
 import { searchQueryOf } from './search.js';
 import type { TraceResponses } from './traces.js';
 
@@ -29,7 +29,7 @@ const orphanParams = z.object({
   to: instant.optional(),
   limit: limit(1000).optional(),
   cursor: z.string().max(512).optional(),
-}).strict();
+}).strict().superRefine(inOrder);
 const statsParams = z.object({
   template: templateId.optional(),
   from: instant,
@@ -37,7 +37,7 @@ const statsParams = z.object({
   bucket: z.enum(['1m', '1h', '1d']).default('1h'),
   verdict: list(z.string().max(128)).optional(),
   severity: list(severity).optional(),
-}).strict();
+}).strict().superRefine(inOrder);
 const valuesParams = z.object({
   template: templateId.optional(),
   prefix: z.string().max(512).optional(),

@@ -168,6 +168,9 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await bad('/api/stats?to=0', /query\.from: missing \(required\)/);
       await bad('/api/sessions?f.amount.between=1', /f\.amount\.between: "between" is not an operator.*gt, gte, lt, lte, prefix/);
       await bad('/api/fields/amount/values?limit=-1', /limit/);
+      await bad('/api/sessions?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z', /query\.to: is before from/);
+      await bad('/api/orphans?from=2000&to=1000', /query\.to: is before from/);
+      await bad('/api/stats?from=2000&to=1000', /query\.to: is before from/);
     });
 
     it('shows one session with its history, links and trace id; its trace has a span per record', async () => {
