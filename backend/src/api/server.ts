@@ -2,6 +2,7 @@ import cors from '@fastify/cors';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { bearerAuth } from './auth.js';
 import { TemplateCatalog } from './catalog.js';
+import { drainAbandonedOnClose } from './drain.js';
 import { errorHandler } from './errors.js';
 import { DEFAULT_BODY_LIMIT, type ApiOptions } from './options.js';
 import { openApiDocument } from './openapi.js';
@@ -25,6 +26,7 @@ export async function buildServer(options: ApiOptions): Promise<FastifyInstance>
     return503OnClosing: true,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
+  drainAbandonedOnClose(app);
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` });
   });
