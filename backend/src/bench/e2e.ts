@@ -15,7 +15,7 @@
  *   WEFT_BENCH_MYSQL      server URL without database (default mysql://root@127.0.0.1:3306)
  *   WEFT_BENCH_DATABASE   database the run drops and creates (default weft_bench_e2e; a private
  *                         name keeps concurrent runs on one server apart)
- *   WEFT_BENCH_DB_PID     the database server's pid for CPU accounting (default: the first mariadbd/mysqld
+ *   WEFT_BENCH_DB_PID     the database server's pid for CPU accounting (default: the server's @@pid_file, else the first mariadbd/mysqld
  *                         found; set it when the bench has a server of its own beside a shared one)
  *   WEFT_BENCH_MARKS      print the monotonic clock (µs, the clock of --cpu-prof) where each phase
  *                         starts and ends, to cut a CPU profile of the run down to one phase
@@ -32,7 +32,8 @@ import { parseTemplate } from '../template/index.js';
 import { recordId, streamPayment } from '../workload/index.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
-import { cpuSecondsOf, databasePid, loadAverage, ownCpuSeconds, threadCpuSeconds } from './cpu.js';
+import { producerOf } from '../sources/index.js';
+import { cpuSecondsOf, databasePidOf, loadAverage, ownCpuSeconds, threadCpuSeconds } from './cpu.js';
 
 const SESSIONS = Number(process.env.WEFT_BENCH_SESSIONS ?? 6_000);
 const RATE = Number(process.env.WEFT_BENCH_RATE ?? 500);
@@ -162,6 +163,16 @@ async function serverStatus(): Promise<Map<string, number>> {
   }
 }
 
+/** The pid of the server at WEFT_BENCH_MYSQL (its own @@pid_file), for its CPU time. */
+async function serverPid(): Promise<number | undefined> {
+  const c = await mysql.createConnection(`${MYSQL}/`);
+  try {
+    return await databasePidOf((sql) => c.query(sql));
+  } finally {
+    await c.end();
+  }
+}
+
 function statusDelta(before: Map<string, number>, after: Map<string, number>): string {
   return STATUS.map((s) => `${s} ${fmt((after.get(s) ?? 0) - (before.get(s) ?? 0))}`).join(', ');
 }
@@ -207,7 +218,7 @@ async function main(): Promise<void> {
   await admin.end();
   const mock = await startMockKafka();
   const kafka = new Kafka({ clientId: 'bench', brokers: mock.brokers, logLevel: logLevel.NOTHING });
-  const producer = kafka.producer();
+  const producer = producerOf(kafka);
   await producer.connect();
   const log = pino({ level: process.env.WEFT_BENCH_LOG ?? 'warn' });
   let service: RunService | undefined;
@@ -242,6 +253,8 @@ async function main(): Promise<void> {
     console.log(`(b) JSON.parse only             ${fmt(b)} records/s`);
     console.log(`    combined ceiling 1/(1/a+1/b) ${fmt(ceiling)} records/s`);
 
+    // Found before weft run starts: the lookup opens a connection in the process (c) measures.
+    const db = Number(process.env.WEFT_BENCH_DB_PID) || (await serverPid());
     service = await RunService.start(config, { logger: log, listen: false });
     const pipeline = service.kafka!;
     const written: Array<{ at: number; sessions: readonly SessionDoc[] }> = [];
@@ -255,7 +268,6 @@ async function main(): Promise<void> {
     const recordsIn = async () => (await service!.metrics.recordsIn.get()).values.reduce((n, v) => n + v.value, 0);
     while ((await recordsIn()) === 0) await sleep(5);
     const t0 = performance.now();
-    const db = Number(process.env.WEFT_BENCH_DB_PID) || databasePid();
     const status0 = await serverStatus();
     const usage0 = process.cpuUsage();
     const threads0 = threadCpuSeconds();

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { Kafka, logLevel, type Message, type Producer } from 'kafkajs';
 import { loadTemplateFile, TemplateError } from '../template/index.js';
 import { streamPayment } from '../workload/index.js';
+import { producerOf } from '../sources/index.js';
 
 const USAGE = `usage: weft load --brokers HOST:PORT[,…] [options]
 
@@ -67,7 +68,7 @@ export async function loadCommand(argv: string[]): Promise<number> {
   }
 
   const kafka = new Kafka({ clientId: values['client-id'], brokers: values.brokers.split(','), logLevel: logLevel.WARN });
-  const producer = kafka.producer({ allowAutoTopicCreation: true });
+  const producer = producerOf(kafka);
   await producer.connect();
   const stop = new AbortController();
   const onSignal = () => stop.abort();

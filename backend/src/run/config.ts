@@ -136,24 +136,42 @@ export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = pr
 
 export function parseConfig(raw: Record<string, unknown>, env: NodeJS.ProcessEnv = {}, origin = '<config>'): RunConfig {
   const doc = structuredClone(raw);
+  // Setting path → the variable that set it: a bad value is reported under the name the operator typed.
+  const setBy = new Map<string, string>();
   for (const setting of ENV_SETTINGS) {
     const value = env[setting.env];
-    if (value !== undefined && value !== '') setPath(doc, setting.path, setting.parse(value));
+    if (value === undefined || value === '') continue;
+    setPath(doc, setting.path, setting.parse(value));
+    setBy.set(setting.path, setting.env);
   }
   for (const [name, value] of Object.entries(env)) {
     const match = SOURCE_TOPIC_ENV.exec(name);
     if (!match || value === undefined || value === '') continue;
     const sources = (doc.sources ??= {}) as Record<string, unknown>;
     const wanted = match[1]!.toLowerCase();
-    const existing = Object.keys(sources).find((s) => s.toLowerCase().replace(/-/g, '_') === wanted);
-    sources[existing ?? wanted] = { topic: value };
+    const source = Object.keys(sources).find((s) => s.toLowerCase().replace(/-/g, '_') === wanted) ?? wanted;
+    sources[source] = { topic: value };
+    setBy.set(`sources.${source}`, name);
   }
   const result = configSchema.safeParse(doc);
   if (!result.success) {
-    const issues = result.error.issues.map((i) => `  ${i.path.join('.') || '(top)'}: ${i.message}`);
+    const issues = result.error.issues.map((i) => {
+      const path = i.path.join('.');
+      const variable = variableOf(setBy, path);
+      return `  ${path || '(top)'}: ${i.message}${variable ? ` (from ${variable}=${JSON.stringify(env[variable])})` : ''}`;
+    });
     throw new ConfigError(`${origin}: invalid configuration\n${issues.join('\n')}`);
   }
   return result.data;
+}
+
+/** The variable that set `path` or a setting above it, if one did. */
+function variableOf(setBy: ReadonlyMap<string, string>, path: string): string | undefined {
+  for (let at = path; at !== ''; at = at.includes('.') ? at.slice(0, at.lastIndexOf('.')) : '') {
+    const variable = setBy.get(at);
+    if (variable !== undefined) return variable;
+  }
+  return undefined;
 }
 
 function setPath(doc: Record<string, unknown>, path: string, value: unknown): void {

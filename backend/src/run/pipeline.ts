@@ -25,7 +25,7 @@ import type { SessionDoc } from '../engine/index.js';
 import type { Store } from '../store/index.js';
 import type { CompiledTemplate } from '../template/index.js';
 import { TopicDeadLetters } from '../sources/deadletter.js';
-import { partitionOf, topicPartitions } from '../sources/kafka.js';
+import { partitionOf, producerOf, topicPartitions } from '../sources/kafka.js';
 import type { CheckpointStore } from './checkpoint.js';
 import { AnchorGate, relayedSources, type GateState } from './gate.js';
 import { Outbox, type Outgoing } from './outbox.js';
@@ -116,7 +116,7 @@ export class KafkaPipeline {
   constructor(private readonly deps: PipelineDeps) {
     const k = (this.kafkaConfig = deps.config.kafka);
     this.stage = { join: `${k.group}-join`, anchor: `${k.group}-anchor` };
-    this.producer = deps.kafka.producer({ allowAutoTopicCreation: true });
+    this.producer = producerOf(deps.kafka);
     this.outbox = new Outbox(this.producer);
     this.joinConsumer = stageConsumer(deps.kafka, deps.config, this.stage.join);
     this.anchorConsumer = stageConsumer(deps.kafka, deps.config, this.stage.anchor);

@@ -10,7 +10,7 @@ import type { SessionDoc } from '../engine/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { FileDeadLetters, TopicDeadLetters, type DeadLetters } from '../sources/deadletter.js';
 import { ingestPlugin, type IngestRecord, type IngestTarget } from '../sources/http.js';
-import { kafkaClient } from '../sources/kafka.js';
+import { kafkaClient, producerOf } from '../sources/kafka.js';
 import { openCheckpoints, type CheckpointStore } from './checkpoint.js';
 import type { KafkaConfig, RunConfig } from './config.js';
 import { RunMetrics } from './metrics.js';
@@ -105,7 +105,7 @@ export class RunService {
     let deadLetters: DeadLetters;
     if (config.kafka) {
       const kafka = kafkaClient(config.kafka, log);
-      this.ingestProducer = kafka.producer({ allowAutoTopicCreation: true });
+      this.ingestProducer = producerOf(kafka);
       await this.ingestProducer.connect();
       deadLetters = new TopicDeadLetters(this.ingestProducer, config.kafka.topics.deadLetters);
       this.pipeline = new KafkaPipeline({

@@ -1,5 +1,5 @@
 /** Kafka plumbing for `weft run`: the client, topic metadata, and the partitioner of internal topics. */
-import { Kafka, logLevel, type Admin, type SASLOptions } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Admin, type Producer, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
 import type { KafkaConfig } from '../run/config.js';
 
@@ -21,6 +21,16 @@ export function kafkaClient(config: KafkaConfig, log: Logger): Kafka {
       kafkaLog[method](extra, message);
     },
   });
+}
+
+/**
+ * A producer with kafkajs 2's default partitioner named explicitly (the Java client's murmur2, so
+ * keyed source records land where other producers put the same keys): left implicit, kafkajs logs
+ * its "switched default partitioner" warning on every start. Internal topics are partitioned by
+ * {@link partitionOf}, which every send names itself.
+ */
+export function producerOf(kafka: Kafka): Producer {
+  return kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
 }
 
 /**

@@ -28,7 +28,10 @@ describe('weft run configuration', () => {
   });
 
   it('refuses bad settings with the setting named', () => {
-    expect(() => parseConfig({}, { WEFT_HTTP_PORT: 'eighty' })).toThrow(/http\.port/);
+    expect(() => parseConfig({}, { WEFT_HTTP_PORT: 'eighty' })).toThrow(/http\.port: .* \(from WEFT_HTTP_PORT="eighty"\)/);
+    expect(() => parseConfig({}, { WEFT_KAFKA_BROKERS: ',' })).toThrow(/kafka\.brokers: .* \(from WEFT_KAFKA_BROKERS=","\)/);
+    // A bad value from the file is not blamed on a variable.
+    expect(() => parseConfig({ http: { port: 'eighty' } }, {})).toThrow(/http\.port: [^(\n]*$/m);
     expect(() => parseConfig({ kafka: { brokers: [] } })).toThrow(/kafka\.brokers/);
     expect(() => parseConfig({ chekpoint: { intervalMs: 5 } })).toThrow(ConfigError);
   });
