@@ -155,3 +155,18 @@ describe('template loading', () => {
     expect(parseDuration(5)).toBeUndefined();
   });
 });
+
+describe('CEL dialect: mixed int/double arithmetic', () => {
+  // Weft's context holds ints (counts, times) next to JSON doubles; a mixed operation is a double,
+  // and what follows it must type as a double too (it was typed by its left operand: int).
+  it('gives a double that later int and double operations accept', async () => {
+    const { compileCel } = await import('../src/template/cel.js');
+    const context = { key: 'k', start: 1000n, end: 2000n, duration: 1000n, first: { s: { a: 1.5 } }, last: {}, time: {}, count: { s: 2n }, fields: {} };
+    const run = (source: string) => compileCel(source, 'session').run(context);
+    expect(run('(2 + first.s.a) + start')).toBe(1003.5);
+    expect(run('(count.s * first.s.a) - start')).toBe(-997);
+    expect(run('(-(2) + 1.0) + start')).toBe(999);
+    expect(run('(duration / 2.0) * count.s')).toBe(1000);
+    expect(run('(count.s + 0.5) > 2')).toBe(true);
+  });
+});

@@ -31,8 +31,10 @@ function makeEnvironment(variables: readonly string[]): Environment {
   const env = new Environment({ unlistedVariablesAreDyn: false, homogeneousAggregateLiterals: false });
   for (const name of variables) env.registerVariable(name, 'dyn');
   for (const [op, apply] of Object.entries(MIXED)) {
-    env.registerOperator(`double ${op} int`, (a: number, b: bigint) => apply(a, Number(b)));
-    env.registerOperator(`int ${op} double`, (a: bigint, b: number) => apply(Number(a), b));
+    // The result type must be named: left out, cel-js takes the left operand's, so `int + double`
+    // was typed int and `(2 + r.amount) + start` ran int + int on a double (a JS TypeError).
+    env.registerOperator(`double ${op} int: double`, (a: number, b: bigint) => apply(a, Number(b)));
+    env.registerOperator(`int ${op} double: double`, (a: bigint, b: number) => apply(Number(a), b));
   }
   return env;
 }
