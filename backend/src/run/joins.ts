@@ -155,8 +155,8 @@ export class JoinShard {
     // something in it expires (filtering each one allocated a new array per entry and sweep).
     for (const [id, waiting] of this.held) {
       if (!id.startsWith(prefix) || !expires(waiting, anchor, bounds.holdMs)) continue;
-      const keep = waiting.filter((s) => anchor <= s.time + bounds.holdMs);
-      for (const s of waiting) if (anchor > s.time + bounds.holdMs) released.push({ supplement: s, key: null });
+      const keep = waiting.filter((s) => stillHeld(s, anchor, bounds.holdMs));
+      for (const s of waiting) if (!stillHeld(s, anchor, bounds.holdMs)) released.push({ supplement: s, key: null });
       this.heldCount -= waiting.length - keep.length;
       if (keep.length === 0) this.held.delete(id);
       else this.held.set(id, keep);
@@ -164,7 +164,7 @@ export class JoinShard {
     const forget = Math.min(anchor, this.watermark(template, bounds.supplement));
     for (const [id, candidates] of this.announced) {
       if (!id.startsWith(prefix) || !forgets(candidates, forget, bounds.keepMs)) continue;
-      const keep = candidates.filter((c) => forget <= c.max + bounds.keepMs);
+      const keep = candidates.filter((c) => stillKept(c, forget, bounds.keepMs));
       if (keep.length === 0) this.announced.delete(id);
       else this.announced.set(id, keep);
     }
@@ -195,15 +195,25 @@ export class JoinShard {
   }
 }
 
-/** Whether advance's filter would drop a held supplement (its wait is over at anchor watermark `anchor`). */
+/** A held supplement still waits at anchor watermark `anchor`. */
+function stillHeld(s: Supplement, anchor: number, holdMs: number): boolean {
+  return anchor <= s.time + holdMs;
+}
+
+/** An announcement is still kept at watermark `forget`. */
+function stillKept(c: Candidate, forget: number, keepMs: number): boolean {
+  return forget <= c.max + keepMs;
+}
+
+/** Whether some held supplement's wait is over (a loop, not `some`: no closure per entry and sweep). */
 function expires(waiting: readonly Supplement[], anchor: number, holdMs: number): boolean {
-  for (const s of waiting) if (!(anchor <= s.time + holdMs)) return true;
+  for (const s of waiting) if (!stillHeld(s, anchor, holdMs)) return true;
   return false;
 }
 
-/** Whether advance's filter would drop an announcement (past keeping at watermark `forget`). */
+/** Whether some announcement is past keeping. */
 function forgets(candidates: readonly Candidate[], forget: number, keepMs: number): boolean {
-  for (const c of candidates) if (!(forget <= c.max + keepMs)) return true;
+  for (const c of candidates) if (!stillKept(c, forget, keepMs)) return true;
   return false;
 }
 
