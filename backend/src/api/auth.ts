@@ -1,5 +1,6 @@
 import * as crypto from 'node:crypto';
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
+import { digestBytes } from '../engine/hash.js';
 
 /**
  * A fastify onRequest hook that admits only `Authorization: Bearer <token>`. Digests are compared so
@@ -21,8 +22,4 @@ export function bearerAuth(token: string) {
   };
 }
 
-/** SHA-256 as bytes; `crypto.hash` (Node ≥ 20.12) is the one-shot form, faster than a Hash object. */
-const digest: (text: string) => Buffer =
-  typeof crypto.hash === 'function'
-    ? (text) => crypto.hash('sha256', text, 'buffer') as unknown as Buffer
-    : (text) => crypto.createHash('sha256').update(text).digest();
+const digest = (text: string): Buffer => digestBytes('sha256', text);

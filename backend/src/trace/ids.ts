@@ -1,12 +1,6 @@
-import * as crypto from 'node:crypto';
+import { digest as cryptoDigest } from '../engine/hash.js';
 
-/**
- * SHA-256 in hex. `crypto.hash` (Node ≥ 20.12) is the one-shot form, about twice as fast as a Hash
- * object; a trace by id derives an id per span, so it is on the API's hot path. `engines` admits
- * earlier Node 20 releases, which lack it, hence the check.
- */
-const sha256Hex: (text: string) => string =
-  typeof crypto.hash === 'function' ? (text) => crypto.hash('sha256', text, 'hex') : (text) => crypto.createHash('sha256').update(text).digest('hex');
+const sha256Hex = (text: string): string => cryptoDigest('sha256', text, 'hex');
 
 /**
  * Trace and span ids are derived, never random: a session re-exported after an update (a late
