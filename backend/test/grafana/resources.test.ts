@@ -141,8 +141,10 @@ describe("provisioning files against Grafana's documented shapes", () => {
     const apps = (loadProvisioning('plugins/weft.yaml') as { apps: Array<{ type: string; disabled: boolean; jsonData: { url: string } }> }).apps;
     expect(apps).toEqual([expect.objectContaining({ type: 'weft-sessions-app', disabled: false, jsonData: { url: expect.stringMatching(/^\$\{WEFT_URL\}$/) } })]);
     expect(provisionedDatasources().map((d) => d.type).sort()).toEqual(['mysql', 'prometheus', 'tempo', 'weft-sessions-datasource']);
-    const tempo = provisionedDatasources().find((d) => d.type === 'tempo') as unknown as { url: string };
+    const tempo = provisionedDatasources().find((d) => d.type === 'tempo') as unknown as { url: string; jsonData: { streamingEnabled?: unknown } };
     expect(tempo.url).toBe('${WEFT_URL}');
+    // Grafana's Tempo datasource streams search over gRPC when this is on; Weft serves HTTP only.
+    expect(tempo.jsonData.streamingEnabled).toEqual({ search: false, metrics: false });
   });
 
   it('alert rules: each has a summary, a runbook note and labels, reads a provisioned data source, and routes to the example contact point', () => {
