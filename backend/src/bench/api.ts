@@ -102,15 +102,17 @@ async function fill(store: Store, have: number): Promise<void> {
   let next = have;
   const writer = async () => {
     for (;;) {
+      // Three writers share `next`: each keeps its own range, which `next` no longer shows after the await.
       const from = next;
       if (from >= N) return;
-      next = Math.min(N, from + batch);
+      const to = Math.min(N, from + batch);
+      next = to;
       const docs: SessionDoc[] = [];
-      for (let i = from; i < next; i++) docs.push(makeSession(i));
+      for (let i = from; i < to; i++) docs.push(makeSession(i));
       await store.upsertSessions(docs);
-      if (Math.floor(next / 50_000) !== Math.floor(from / 50_000)) {
-        const rate = (next - have) / ((performance.now() - t0) / 1000);
-        process.stderr.write(`  filled ${next.toLocaleString('en')} / ${N.toLocaleString('en')} (${Math.round(rate)} sessions/s)\n`);
+      if (Math.floor(to / 50_000) !== Math.floor(from / 50_000)) {
+        const rate = (to - have) / ((performance.now() - t0) / 1000);
+        process.stderr.write(`  filled ${to.toLocaleString('en')} / ${N.toLocaleString('en')} (${Math.round(rate)} sessions/s)\n`);
       }
     }
   };
