@@ -1,7 +1,8 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { mysqlHarness, sqliteHarness } from './store/harness.js';
 
@@ -48,6 +49,27 @@ describe('weft CLI (built)', () => {
     writeFileSync(input, JSON.stringify({ source: 'billing', value: { ts: 1790000000000, log_id: 'x', action: 'create_order', order_id: 'o1', amount: 1 } }) + '\n');
     const stdout = execFileSync(process.execPath, [weft, 'replay', '--template', 'templates/payment.yaml', '--input', input], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     expect(JSON.parse(stdout)).toMatchObject({ kind: 'session', key: 'o1', status: 'final' });
+  });
+
+  it('reads stdin (--input -) and gzip input like the plain file; a truncated .gz keeps the sessions of the lines before the break and exits 1', () => {
+    const input = join(dir, 'events.ndjson');
+    if (!existsSync(input)) expect(run('generate', '--scenario', 'payment', '--sessions', '200', '--seed', '7', '--out', input).status).toBe(0);
+    const template = ['--template', 'templates/payment.yaml'];
+    const plain = run('replay', ...template, '--input', input);
+    expect(plain.status, plain.stderr).toBe(0);
+    const zipped = gzipSync(readFileSync(input));
+    const fromStdin = spawnSync(process.execPath, [weft, 'replay', ...template, '--input', '-'], { cwd: root, encoding: 'utf8', input: zipped });
+    expect(fromStdin.status, fromStdin.stderr).toBe(0);
+    expect(fromStdin.stdout).toBe(plain.stdout);
+
+    const truncated = join(dir, 'events.ndjson.gz');
+    writeFileSync(truncated, zipped.subarray(0, Math.floor(zipped.length / 2)));
+    const broken = run('replay', ...template, '--input', truncated);
+    expect(broken.status).toBe(1);
+    const readBefore = Number(/input unreadable after line (\d+): unexpected end of file/.exec(broken.stderr)?.[1]);
+    expect(readBefore).toBeGreaterThan(0);
+    expect(broken.stderr).toMatch(new RegExp(`^records read +[\\d,]+ \\(${readBefore.toLocaleString('en')} lines`, 'm'));
+    expect(broken.stdout.trim().split('\n').filter((l) => JSON.parse(l).kind === 'session').length).toBeGreaterThan(0);
   });
 
   it('refuses a bad template with the file, the path and the reason, and exits 2', () => {

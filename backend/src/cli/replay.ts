@@ -1,6 +1,5 @@
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
@@ -8,12 +7,14 @@ import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js'
 import { Enricher } from '../enrich/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { loadTemplateFile, TemplateError, type CompiledTemplate } from '../template/index.js';
+import { InputError, inputLines } from './input.js';
 import { Progress } from './progress.js';
 
 export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] --input events.ndjson [--out sessions.ndjson] [--store URL]
 
 Runs the engine over a file (line order = arrival order), ends the input, and writes one line per
-final session and per orphan (to --out, or stdout). Bad lines are reported on stderr and skipped.
+final session and per orphan (to --out, or stdout). --input - reads stdin; gzip-compressed input is
+recognised and decompressed. Bad lines are reported on stderr and skipped.
 With --store (sqlite:./weft.db, mysql://user:pass@host:port/db) the final sessions and orphans are
 also upserted into that store, where the API and Grafana read them. --show-errors N prints only the
 first N bad lines (all are counted in the summary).`;
@@ -83,11 +84,20 @@ async function replayInto(
       shown++;
     },
   });
-  const input = createInterface({ input: createReadStream(values.input), crlfDelay: Infinity });
   let lines = 0;
-  for await (const line of input) {
-    replay.line(line);
-    if (++lines % 50_000 === 0) progress.update(`${lines.toLocaleString('en')} lines, ${replay.engine.stats().openSessions.toLocaleString('en')} open sessions`);
+  // An input that breaks part-way (a truncated .gz) keeps what was read before the break: the
+  // sessions are written as for a complete input, and the exit status says the input was not.
+  let broken: InputError | undefined;
+  try {
+    for await (const batch of inputLines(values.input)) {
+      for (const line of batch) {
+        replay.line(line);
+        if (++lines % 50_000 === 0) progress.update(`${lines.toLocaleString('en')} lines, ${replay.engine.stats().openSessions.toLocaleString('en')} open sessions`);
+      }
+    }
+  } catch (error) {
+    if (!(error instanceof InputError) || lines === 0) throw error;
+    broken = error;
   }
   replay.endInput();
   if (enricher) {
@@ -107,6 +117,10 @@ async function replayInto(
   }
   if (store !== undefined) await writeStore(store, values.store!, result.sessions, result.orphans, values.quiet);
   onSummary?.(result.summary);
+  if (broken) {
+    process.stderr.write(`weft replay: ${broken.message}; the output holds the sessions of the ${lines.toLocaleString('en')} lines read before it\n`);
+    return 1;
+  }
   return 0;
 }
 
@@ -142,7 +156,7 @@ export function orphanLine(o: OrphanDoc): string {
 }
 
 async function writeOutput(path: string | undefined, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[]): Promise<void> {
-  const stream = path ? createWriteStream(path) : process.stdout;
+  const stream = path && path !== '-' ? createWriteStream(path) : process.stdout;
   const lines = function* () {
     for (const s of sessions) yield sessionLine(s);
     for (const o of orphans) yield orphanLine(o);
@@ -155,7 +169,7 @@ async function writeOutput(path: string | undefined, sessions: readonly SessionD
     chunk = '';
     if (!ok) await once(stream, 'drain');
   }
-  if (path) {
+  if (stream !== process.stdout) {
     stream.end(chunk);
     await finished(stream);
   } else if (chunk) {
