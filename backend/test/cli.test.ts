@@ -1,4 +1,5 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -70,6 +71,25 @@ describe('weft CLI (built)', () => {
     expect(readBefore).toBeGreaterThan(0);
     expect(broken.stderr).toMatch(new RegExp(`^records read +[\\d,]+ \\(${readBefore.toLocaleString('en')} lines`, 'm'));
     expect(broken.stdout.trim().split('\n').filter((l) => JSON.parse(l).kind === 'session').length).toBeGreaterThan(0);
+  });
+
+  it('generate --out - writes the same lines to stdout, with no truth file unless --truth; a reader that stops early ends it quietly', async () => {
+    const file = join(dir, 'seed3.ndjson');
+    expect(run('generate', '--scenario', 'payment', '--sessions', '100', '--seed', '3', '--out', file).status).toBe(0);
+    const piped = run('generate', '--scenario', 'payment', '--sessions', '100', '--seed', '3', '--out', '-');
+    expect(piped.status, piped.stderr).toBe(0);
+    expect(piped.stdout).toBe(readFileSync(file, 'utf8'));
+    expect(piped.stderr).toMatch(/-> stdout\n/);
+    expect(existsSync(join(root, '-.truth.json'))).toBe(false);
+
+    const child = spawn(process.execPath, [weft, 'generate', '--scenario', 'payment', '--sessions', '50000', '--seed', '3', '--out', '-'], { cwd: root });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    await once(child.stdout, 'data');
+    child.stdout.destroy();
+    const [code] = (await once(child, 'exit')) as [number | null];
+    expect(stderr).not.toMatch(/EPIPE/);
+    expect(code).toBe(0);
   });
 
   it('refuses a bad template with the file, the path and the reason, and exits 2', () => {

@@ -1,8 +1,9 @@
 /**
  * `weft generate --scenario payment --sessions N --seed S --out F [--truth PATH] [--start T] [--interval MS]`
  *
- * Writes a realistic replay input (NDJSON, arrival order; DESIGN.md "Replay contract") to F and its
- * ground truth to F.truth.json (or --truth). Deterministic for a seed.
+ * Writes a realistic replay input (NDJSON, arrival order; DESIGN.md "Replay contract") to F (`-`:
+ * stdout, so it pipes into `weft replay --input -`) and its ground truth to F.truth.json (or
+ * --truth). Deterministic for a seed.
  */
 import { parseArgs } from 'node:util';
 import { writePayment } from '../workload/index.js';
@@ -12,8 +13,8 @@ const USAGE = `usage: weft generate --scenario payment --sessions N --seed S --o
   --scenario NAME   workload to generate (only "payment")
   --sessions N      orders to generate (a client crash yields two sessions)
   --seed S          PRNG seed (integer); the output is identical for a seed
-  --out FILE        replay input to write (NDJSON)
-  --truth PATH      ground truth to write (default: FILE.truth.json)
+  --out FILE        replay input to write (NDJSON); - writes it to stdout
+  --truth PATH      ground truth to write (default: FILE.truth.json; none with --out - unless given)
   --start T         true time of the first order: epoch ms or ISO-8601 (default 1790000000000)
   --interval MS     mean time between order starts in ms (default 1500)
 `;
@@ -65,13 +66,14 @@ export async function generateCommand(argv: string[]): Promise<number> {
     meanIntervalMs = Number(values.interval);
     if (!(meanIntervalMs > 0)) return fail('--interval must be a positive number of ms');
   }
-  const truthPath = typeof values.truth === 'string' ? values.truth : `${out}.truth.json`;
+  const toStdout = out === '-';
+  const truthPath = typeof values.truth === 'string' ? values.truth : toStdout ? undefined : `${out}.truth.json`;
   try {
-    const truth = await writePayment({ sessions, seed, startMs, meanIntervalMs }, out, truthPath);
+    const truth = await writePayment({ sessions, seed, startMs, meanIntervalMs }, toStdout ? process.stdout : out, truthPath);
     process.stderr.write(
       `weft generate: ${truth.lines} lines, ${truth.sessions.length} sessions (${sessions} orders), ` +
         `${truth.orphans.length} orphans, ${truth.noise} noise, ${truth.malformed} malformed, ` +
-        `${truth.lateRecords} late, ${truth.redeliveries} redelivered -> ${out}, ${truthPath}\n`,
+        `${truth.lateRecords} late, ${truth.redeliveries} redelivered -> ${toStdout ? 'stdout' : out}${truthPath ? `, ${truthPath}` : ''}\n`,
     );
     return 0;
   } catch (error) {

@@ -6,8 +6,8 @@ import { replayCommand } from './replay.js';
 const USAGE = `weft — stitch traceless logs into business sessions
 
 Commands:
-  weft replay   --template T.yaml --input events.ndjson [--out sessions.ndjson]
-  weft generate --scenario payment --sessions N --seed S --out events.ndjson
+  weft replay   --template T.yaml --input events.ndjson|- [--out sessions.ndjson]
+  weft generate --scenario payment --sessions N --seed S --out events.ndjson|-
   weft demo     [--sessions N] [--no-serve]   generate + replay a payment workload into SQLite, print a summary and a chart, serve the API (no database needed)
   weft load     --brokers B [--rate R]   produce the payment workload to Kafka, paced in real time (load generator)
   weft serve    [--store URL] [--port 8787]   serve a store: JSON API, Tempo-compatible API
@@ -44,5 +44,12 @@ async function main(argv: string[]): Promise<number> {
     return 1;
   }
 }
+
+// A reader that stops early (`weft generate --out - | head`) closes the pipe: that ends the output
+// as the reader wanted, it is not a failure to report.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(0);
+  throw error;
+});
 
 process.exitCode = await main(process.argv.slice(2));
