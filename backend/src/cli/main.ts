@@ -45,11 +45,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** Commands whose stdout is data (NDJSON lines), read by whatever the user pipes it into. */
+const DATA_ON_STDOUT = new Set(['replay', 'generate']);
+
 // A reader that stops early (`weft generate --out - | head`) closes the pipe: that ends the output
-// as the reader wanted, it is not a failure to report.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(0);
-  throw error;
-});
+// as the reader wanted, it is not a failure to report. (A service's closed stdout stays an error.)
+if (DATA_ON_STDOUT.has(process.argv[2] ?? '')) {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
+}
 
 process.exitCode = await main(process.argv.slice(2));
