@@ -4,6 +4,7 @@ import { codePoints, queryText } from './normalise.js';
 import { GRAIN_MS, type Grain } from './plan.js';
 import {
   StoreQueryError,
+  type DurationCondition,
   type FieldCondition,
   type FieldValuesOptions,
   type OrphanQuery,
@@ -40,6 +41,13 @@ export interface Dialect {
     text(path: string, params: unknown[]): string;
     /** True when the field holds a list (one field row per element: no single value to probe). */
     isList(path: string, params: unknown[]): string;
+    /** True when the field holds a string (its one `session_fields` row holds that very text). */
+    isText(path: string, params: unknown[]): string;
+    /**
+     * True when the session has at least one value of the field (a scalar or a non-empty list),
+     * which is when it has field rows: `!=` and `!~` hold only for sessions that have the field.
+     */
+    hasValues(path: string, params: unknown[]): string;
   };
 }
 
@@ -74,6 +82,15 @@ export const sqliteDialect: Dialect = {
       params.push(path);
       return "json_type(s.fields_json, ?) = 'array'";
     },
+    isText(path, params) {
+      params.push(path);
+      return "json_type(s.fields_json, ?) = 'text'";
+    },
+    // json_array_length is 0 for a scalar; both are NULL for an absent field.
+    hasValues(path, params) {
+      params.push(path, path);
+      return "(json_array_length(s.fields_json, ?) > 0 OR json_type(s.fields_json, ?) NOT IN ('array', 'null'))";
+    },
   },
 };
 
@@ -105,6 +122,15 @@ export const mysqlDialect: Dialect = {
     isList(path, params) {
       params.push(path);
       return "JSON_TYPE(JSON_EXTRACT(s.fields_json, ?)) = 'ARRAY'";
+    },
+    isText(path, params) {
+      params.push(path);
+      return "JSON_TYPE(JSON_EXTRACT(s.fields_json, ?)) = 'STRING'";
+    },
+    // A scalar's length is 1, a list's its element count; NULL when the field is absent.
+    hasValues(path, params) {
+      params.push(path);
+      return 'JSON_LENGTH(s.fields_json, ?) > 0';
     },
   },
 };
@@ -210,7 +236,14 @@ function probe(table: FieldTable, field: string, rest: (alias: string, params: u
   };
 }
 
-/** The alternatives (any may hold) a field condition stands for. */
+/** The condition a `!=` or `notPrefix` negates (undefined for the others). */
+function positiveOf(c: FieldCondition): FieldCondition | undefined {
+  if (c.op === '!=') return { field: c.field, op: '=', value: c.value };
+  if (c.op === 'notPrefix') return { field: c.field, op: 'prefix', value: c.value };
+  return undefined;
+}
+
+/** The alternatives (any may hold) a field condition stands for; for a negation, those of the condition it negates. */
 function probesOf(dialect: Dialect, c: FieldCondition): Probe[] {
   if (typeof c.field !== 'string' || c.field === '') throw new StoreQueryError('field condition without a field name');
   const field = c.field;
@@ -267,6 +300,9 @@ function probesOf(dialect: Dialect, c: FieldCondition): Probe[] {
       const text = queryText(c.value);
       return [probe('session_fields', field, (a, p) => dialect.textPrefix(`${a}.str_value`, text, p), false)];
     }
+    case '!=':
+    case 'notPrefix':
+      return probesOf(dialect, positiveOf(c)!);
     default:
       throw new StoreQueryError(`unknown field operator ${String((c as { op: unknown }).op)}`);
   }
@@ -304,6 +340,8 @@ export function buildWidthCheck(dialect: Dialect, q: SearchQuery, wideAt?: numbe
   const slots: Slot[] = [];
   const counts: string[] = [];
   q.fields.forEach((c, i) => {
+    // Negations are always checked per candidate session (see absentFrom).
+    if (positiveOf(c) !== undefined) return;
     probesOf(dialect, c).forEach((alt, j) => {
       if (alt.point || jsonPath(alt.field) === undefined) return;
       const k = slots.length;
@@ -388,9 +426,22 @@ export function buildSearch(
   const statuses = list(q.status);
   if (statuses === undefined) where.push("s.status <> 'merged'");
   else where.push(inList('s.status', statuses, params));
+  // Negations and durations are residual filters on the candidates the conditions above select.
+  const notTemplates = list(q.notTemplate);
+  if (notTemplates !== undefined) where.push(`NOT (${inList('s.template', notTemplates, params)})`);
+  for (const k of list(q.notKey) ?? []) where.push(`NOT (${dialect.textEquals('s.anchor_key', queryText(String(k)), params)})`);
+  const notVerdicts = list(q.notVerdict);
+  if (notVerdicts !== undefined) where.push(`s.verdict IS NOT NULL AND NOT (${inList('s.verdict', notVerdicts, params)})`);
+  for (const d of q.duration ?? []) where.push(durationFilter(d, params));
   let n = 1;
+  const alias = (): string => `f${n++}`;
   probes.forEach((alternatives, i) => {
     if (i === drivingAt) return;
+    const c = conditions[i]!;
+    if (positiveOf(c) !== undefined) {
+      where.push(absentFrom(dialect, c, alternatives[0]!, params, alias));
+      return;
+    }
     if (alternatives.length === 0) {
       where.push('1 = 0');
       return;
@@ -430,6 +481,52 @@ export function buildSearch(
     (where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '') +
     ` ORDER BY ${timeCol} DESC, ${idCol} DESC LIMIT ?`;
   return { sql, params, limit };
+}
+
+const DURATION_OPS = { '=': '=', '!=': '<>', '>': '>', '>=': '>=', '<': '<', '<=': '<=' } as const;
+
+/** A comparison of the session's duration, end − start (a residual filter: no index holds durations). */
+function durationFilter(d: DurationCondition, params: unknown[]): string {
+  const op = (DURATION_OPS as Record<string, string>)[String(d?.op)];
+  if (op === undefined) throw new StoreQueryError(`duration: unknown operator ${String(d?.op)} (use =, !=, >, >=, <, <=)`);
+  if (typeof d.ms !== 'number' || !Number.isFinite(d.ms)) throw new StoreQueryError(`duration: ${String(d.ms)} is not a finite number of milliseconds`);
+  params.push(d.ms);
+  return `s.end_ms - s.start_ms ${op} ?`;
+}
+
+/**
+ * A `!=` or `notPrefix` (`c`) as a filter on the candidate session `s`: it has the field, and
+ * `positive`, the one probe of the condition it negates, holds for none of its field rows.
+ * Checked per candidate session (a `!=` by a point read of the field table's key), never by
+ * reading the negated condition's rows whole: those are most of the field's rows when the value
+ * is common, and when it is rare nearly every candidate passes, so a page fills after a few.
+ */
+function absentFrom(dialect: Dialect, c: FieldCondition, positive: Probe, params: unknown[], alias: () => string): string {
+  const row = dialect.fieldOfRow;
+  const path = row !== undefined ? jsonPath(c.field) : undefined;
+  const ofSession = (a: string): string => `${a}.start_ms = s.start_ms AND ${a}.session_id = s.id`;
+  const rowsOfSession = (): string => {
+    const a = alias();
+    return `EXISTS (SELECT 1 FROM ${positive.table} ${a} WHERE ${positive.predicate(a, params)} AND ${ofSession(a)})`;
+  };
+  if (row === undefined || path === undefined) {
+    // A name no JSON path can spell: read the field's rows (and the negated condition's) whole.
+    const has = alias();
+    params.push(c.field);
+    const hasSql = `s.id IN (SELECT ${has}.session_id FROM session_fields ${has} WHERE ${has}.name = ?)`;
+    const holds = alias();
+    return `${hasSql} AND s.id NOT IN (SELECT ${holds}.session_id FROM ${positive.table} ${holds} WHERE ${positive.predicate(holds, params)})`;
+  }
+  const has = row.hasValues(path, params);
+  // An equality is a point read of the field table's key (name, value, start, id).
+  if (positive.point) return `${has} AND NOT ${rowsOfSession()}`;
+  // A prefix: a string's one row is read by its key, valued from fields_json (as a wide prefix
+  // is); a list, number or boolean reads the prefix's rows of this session.
+  const isText = row.isText(path, params);
+  const a = alias();
+  const predicate = positive.predicate(a, params);
+  const point = `EXISTS (SELECT 1 FROM ${positive.table} ${a} WHERE ${predicate} AND ${a}.str_value = ${row.text(path, params)} AND ${ofSession(a)})`;
+  return `${has} AND NOT (CASE WHEN ${isText} THEN ${point} ELSE ${rowsOfSession()} END)`;
 }
 
 export interface HeadRowData {

@@ -182,7 +182,26 @@ export type FieldCondition =
       readonly lte?: number | string;
     }
   /** Any (text) element starts with `value` (case-sensitive). */
-  | { readonly field: string; readonly op: 'prefix'; readonly value: string };
+  | { readonly field: string; readonly op: 'prefix'; readonly value: string }
+  /**
+   * The session has the field and no element equals `value` (TraceQL's `!=`): exactly the sessions
+   * with at least one value of the field that `=` does not match. A multi-valued field matches only
+   * when none of its elements equals `value`; a session without the field (or with an empty list)
+   * never matches.
+   */
+  | { readonly field: string; readonly op: '!='; readonly value: ConditionValue }
+  /**
+   * The session has the field and no (text) element starts with `value` (TraceQL's `!~` with a
+   * prefix pattern): the sessions with the field that `prefix` does not match.
+   */
+  | { readonly field: string; readonly op: 'notPrefix'; readonly value: string };
+
+/** A comparison of a session's duration (end − start, ms) with `ms`. */
+export interface DurationCondition {
+  readonly op: '=' | '!=' | '>' | '>=' | '<' | '<=';
+  /** Milliseconds; fractions allowed (sessions last whole milliseconds). */
+  readonly ms: number;
+}
 
 export interface SearchQuery {
   readonly template?: string;
@@ -190,6 +209,17 @@ export interface SearchQuery {
   readonly key?: string;
   readonly verdict?: string | readonly string[];
   readonly severity?: Severity | readonly Severity[];
+  /** Template none of these. */
+  readonly notTemplate?: string | readonly string[];
+  /** Anchor key none of these: the sessions `key` would not return for any of them. */
+  readonly notKey?: string | readonly string[];
+  /**
+   * A verdict, and none of these: sessions without a verdict (yet) do not match, as a missing
+   * attribute never matches TraceQL's `!=`.
+   */
+  readonly notVerdict?: string | readonly string[];
+  /** Session duration (end − start): all must hold. */
+  readonly duration?: readonly DurationCondition[];
   /** Default: `open` and `final` (merged sessions are hidden unless asked for). */
   readonly status?: SessionStatus | readonly SessionStatus[];
   /** Session start ≥ from (epoch ms). */

@@ -518,6 +518,134 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
     });
   });
 
+  describe('search: != (columns and fields), !~ (prefix) and duration', () => {
+    // Sessions without a verdict; fields absent, empty lists, lists, numbers, numeric strings and
+    // booleans; a field name no JSON path spells plainly; durations from 0 to an hour.
+    const DURATIONS = [0, 500, 1500, 60_000, 1499, 3_600_000];
+    const WEIRD = 'we"ird';
+    const corpus = (): SessionDoc[] =>
+      Array.from({ length: 40 }, (_, i) => {
+        const start = T0 + Math.floor(i / 2) * 60_000;
+        const fields: Record<string, FieldValue> = {};
+        if (i % 5 !== 4) fields.channel = i % 2 === 0 ? 'alipay' : 'wechat';
+        const tags: (FieldValue | undefined)[] = [[], ['vip', 'new'], ['new', 'app'], 'vip', undefined, ['v2']];
+        if (tags[i % 6] !== undefined) fields.tags = tags[i % 6]!;
+        const amounts: (FieldValue | undefined)[] = ['5', 5, [5, 7], [7, 12.5], undefined, i * 1.5, i * 1.5 + 0.25];
+        if (amounts[i % 7] !== undefined) fields.amount = amounts[i % 7]!;
+        if (i % 3 !== 2) fields.paid = i % 3 === 0;
+        if (i % 8 !== 7) fields.code = `C_${i % 4}x`;
+        if (i % 10 !== 9) fields[WEIRD] = i % 2 === 0 ? 'x' : 'y';
+        const verdict = [null, 'ok', 'no_callback', 'late'][i % 4]!;
+        return session(`n${String(i).padStart(2, '0')}`, {
+          template: i % 5 === 3 ? 'refund' : 'payment',
+          start,
+          end: start + DURATIONS[i % 6]!,
+          verdict,
+          severity: verdict === null ? null : verdict === 'ok' ? 'ok' : verdict === 'late' ? 'warning' : 'critical',
+          status: i === 13 ? 'merged' : verdict === null ? 'open' : 'final',
+          fields,
+        });
+      });
+
+    beforeEach(async () => {
+      await store.upsertSessions(corpus());
+    });
+
+    const elements = (v: FieldValue | undefined): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    /** What `=` matches: a finite number numerically, anything else by text. */
+    const equals = (e: unknown, v: string | number | boolean): boolean => (typeof v === 'number' && Number.isFinite(v) ? e === v : String(e) === String(v));
+    const notEqual = (s: SessionSummary, field: string, v: string | number | boolean): boolean =>
+      elements(s.fields[field]).length > 0 && !elements(s.fields[field]).some((e) => equals(e, v));
+    const notPrefix = (s: SessionSummary, field: string, p: string): boolean =>
+      elements(s.fields[field]).length > 0 && !elements(s.fields[field]).some((e) => String(e).startsWith(p));
+    const lasts = (s: SessionSummary): number => s.end - s.start;
+
+    it('returns what a brute-force filter of the stored sessions returns, page by page, on both plans', async () => {
+      const stored = await all(store, { limit: 1000 });
+      expect(stored.length).toBe(39);
+      const newestFirst = (list: SessionSummary[]): string[] => ids([...list].sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : -1)));
+      const cases: { query: SearchQuery; holds: (s: SessionSummary) => boolean }[] = [
+        // A session without a verdict has no verdict to differ: it does not match.
+        { query: { notVerdict: 'ok' }, holds: (s) => s.verdict !== null && s.verdict !== 'ok' },
+        { query: { notVerdict: ['ok', 'late'], template: 'payment' }, holds: (s) => s.verdict === 'no_callback' && s.template === 'payment' },
+        { query: { notTemplate: 'refund', severity: ['warning', 'critical'] }, holds: (s) => s.template !== 'refund' && ['warning', 'critical'].includes(String(s.severity)) },
+        { query: { notKey: ['order-n03', 'order-n04'] }, holds: (s) => s.key !== 'order-n03' && s.key !== 'order-n04' },
+        { query: { fields: [{ field: 'channel', op: '!=', value: 'alipay' }] }, holds: (s) => notEqual(s, 'channel', 'alipay') },
+        // Multi-valued: none of the elements; an empty list is no value.
+        { query: { fields: [{ field: 'tags', op: '!=', value: 'vip' }] }, holds: (s) => notEqual(s, 'tags', 'vip') },
+        // A number numerically (the string "5" differs), a string by text (the number 5 is "5").
+        { query: { fields: [{ field: 'amount', op: '!=', value: 5 }] }, holds: (s) => notEqual(s, 'amount', 5) },
+        { query: { fields: [{ field: 'amount', op: '!=', value: '5' }] }, holds: (s) => notEqual(s, 'amount', '5') },
+        { query: { fields: [{ field: 'paid', op: '!=', value: true }] }, holds: (s) => notEqual(s, 'paid', true) },
+        { query: { fields: [{ field: WEIRD, op: '!=', value: 'x' }] }, holds: (s) => notEqual(s, WEIRD, 'x') },
+        { query: { fields: [{ field: 'missing', op: '!=', value: 'x' }] }, holds: () => false },
+        { query: { fields: [{ field: 'code', op: 'notPrefix', value: 'C_1' }] }, holds: (s) => notPrefix(s, 'code', 'C_1') },
+        { query: { fields: [{ field: 'tags', op: 'notPrefix', value: 'v' }] }, holds: (s) => notPrefix(s, 'tags', 'v') },
+        { query: { fields: [{ field: 'amount', op: 'notPrefix', value: '1' }] }, holds: (s) => notPrefix(s, 'amount', '1') },
+        { query: { fields: [{ field: WEIRD, op: 'notPrefix', value: 'y' }] }, holds: (s) => notPrefix(s, WEIRD, 'y') },
+        // With a driving equality, a range (read whole or per candidate), and each other.
+        {
+          query: { fields: [{ field: 'channel', op: '=', value: 'wechat' }, { field: 'tags', op: '!=', value: 'new' }] },
+          holds: (s) => s.fields.channel === 'wechat' && notEqual(s, 'tags', 'new'),
+        },
+        {
+          query: { notVerdict: 'no_callback', fields: [{ field: 'amount', op: 'range', gt: 6 }, { field: 'channel', op: '!=', value: 'alipay' }, { field: 'code', op: 'notPrefix', value: 'C_3' }] },
+          holds: (s) =>
+            s.verdict !== null && s.verdict !== 'no_callback' && elements(s.fields.amount).some((e) => typeof e === 'number' && e > 6) &&
+            notEqual(s, 'channel', 'alipay') && notPrefix(s, 'code', 'C_3'),
+        },
+        { query: { duration: [{ op: '>', ms: 1000 }] }, holds: (s) => lasts(s) > 1000 },
+        { query: { duration: [{ op: '>=', ms: 1500 }, { op: '<', ms: 60_000 }] }, holds: (s) => lasts(s) >= 1500 && lasts(s) < 60_000 },
+        { query: { duration: [{ op: '=', ms: 500 }] }, holds: (s) => lasts(s) === 500 },
+        { query: { duration: [{ op: '!=', ms: 0 }] }, holds: (s) => lasts(s) !== 0 },
+        { query: { duration: [{ op: '<=', ms: 1499.5 }] }, holds: (s) => lasts(s) <= 1499.5 },
+        {
+          query: { notVerdict: 'ok', duration: [{ op: '>', ms: 1499 }], fields: [{ field: 'paid', op: '=', value: true }] },
+          holds: (s) => s.verdict !== null && s.verdict !== 'ok' && lasts(s) > 1499 && s.fields.paid === true,
+        },
+      ];
+      const sql = store as SqlStore;
+      try {
+        for (const wideAt of [undefined, 1]) {
+          sql.searchWideAt = wideAt;
+          for (const { query, holds } of cases) {
+            const want = newestFirst(stored.filter(holds));
+            for (const limit of [1, 4, 100]) {
+              expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit, wideAt })).toEqual(want);
+            }
+            expect(ids((await store.searchBriefs({ ...query, limit: 100 })).sessions), JSON.stringify(query)).toEqual(want.slice(0, 100));
+          }
+        }
+      } finally {
+        sql.searchWideAt = undefined;
+      }
+      // Not vacuous: each case but the absent field matches some sessions and leaves out others.
+      expect(cases.filter((c) => !stored.some(c.holds) || stored.every(c.holds)).map((c) => JSON.stringify(c.query))).toEqual([
+        JSON.stringify({ fields: [{ field: 'missing', op: '!=', value: 'x' }] }),
+      ]);
+    });
+
+    it('spells the TraceQL semantics out on a few sessions', async () => {
+      // n00: no verdict; n01: ok; n02: no_callback. tags: n00 [], n01 ['vip', 'new'], n02 ['new', 'app'],
+      // n03 'vip', n04 none, n05 ['v2'], n06 [].
+      const got = async (query: SearchQuery) => ids(await all(store, { ...query, limit: 1000 })).sort();
+      expect(await got({ notVerdict: 'ok', key: 'order-n00' })).toEqual([]);
+      expect(await got({ notVerdict: 'ok', key: 'order-n02' })).toEqual(['n02']);
+      const firstSix = { from: T0, to: T0 + 3 * 60_000 };
+      expect(await got({ fields: [{ field: 'tags', op: '!=', value: 'vip' }], ...firstSix })).toEqual(['n02', 'n05']);
+      expect(await got({ fields: [{ field: 'tags', op: '=', value: 'vip' }], ...firstSix })).toEqual(['n01', 'n03']);
+      expect(await got({ fields: [{ field: 'tags', op: '!=', value: 'vip' }], key: 'order-n06' })).toEqual([]);
+      expect(await got({ duration: [{ op: '=', ms: 3_600_000 }] })).toEqual(['n05', 'n11', 'n17', 'n23', 'n29', 'n35']);
+    });
+
+    it('rejects bad negations and durations', async () => {
+      await expect(store.search({ duration: [{ op: '~' as never, ms: 1 }] })).rejects.toThrow(/duration: unknown operator ~/);
+      await expect(store.search({ duration: [{ op: '>', ms: Number.NaN }] })).rejects.toThrow(/duration: NaN is not a finite number/);
+      await expect(store.search({ fields: [{ field: 'a', op: '!=', value: {} as never }] })).rejects.toBeInstanceOf(StoreQueryError);
+      await expect(store.search({ fields: [{ field: 'a', op: 'notPrefix', value: 5 as never }] })).rejects.toBeInstanceOf(StoreQueryError);
+    });
+  });
+
   describe('stats', () => {
     it('counts per verdict per bucket from the rollups, at 1m, 1h and 1d', async () => {
       const docs = Array.from({ length: 60 }, (_, i) =>
