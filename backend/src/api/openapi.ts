@@ -51,9 +51,19 @@ export const openApiDocument = {
         parameters: [
           q('template', 'Template id'), q('key', 'Anchor key'), q('verdict', 'Verdict id(s), comma-separated or repeated'),
           q('severity', 'critical, warning, info, ok (comma-separated or repeated)'), q('status', 'open, final, merged (default open,final)'),
-          ...timeRange, q('limit', '1–1000 (default 50)', { type: 'integer' }), q('cursor', 'The previous page\'s cursor'),
-          q('q', 'TraceQL subset, e.g. { .verdict = "paid_no_callback" && .amount > 100 }'),
-          { name: 'f.{field}', in: 'query', description: 'Field equals (repeat for any of); f.{field}.gt|gte|lt|lte for ranges, f.{field}.prefix for prefixes', schema: { type: 'string' } },
+          ...timeRange,
+          q('minDuration', 'Session duration (end − start) ≥ this: milliseconds, or a duration such as 500ms, 1.5s, 2m, 1h'),
+          q('maxDuration', 'Session duration (end − start) ≤ this: milliseconds, or a duration such as 500ms, 1.5s, 2m, 1h'),
+          q('limit', '1–1000 (default 50)', { type: 'integer' }), q('cursor', 'The previous page\'s cursor'),
+          q('q', 'TraceQL subset, e.g. { .verdict = "paid_no_callback" && .amount > 100 && duration > 5m }'),
+          {
+            name: 'f.{field}',
+            in: 'query',
+            description:
+              'Field equals (repeat for any of); f.{field}.ne: has the field and no value equals (repeat for none of); ' +
+              'f.{field}.gt|gte|lt|lte for ranges, f.{field}.prefix for prefixes',
+            schema: { type: 'string' },
+          },
         ],
         responses: { '200': json('A page', { type: 'object', properties: { sessions: { type: 'array', items: { $ref: '#/components/schemas/Session' } }, cursor: { type: ['string', 'null'] } } }), ...errors },
       },
@@ -124,7 +134,15 @@ export const openApiDocument = {
       get: { summary: 'Tempo v2 trace by id: `{ trace: { resourceSpans } }`, or protobuf TraceByIDResponse with Accept: application/protobuf', parameters: [p('traceId', '32 hex digits'), ...tempoTime], responses: { '200': json('Trace'), ...errors, ...notFound } },
     },
     '/api/search': {
-      get: { summary: 'Tempo search (TraceQL subset over template, verdict, severity, key, fields)', parameters: [q('q', 'TraceQL'), q('limit', 'default 20', { type: 'integer' }), q('spss', 'spans per span set', { type: 'integer' }), ...tempoTime], responses: { '200': json('{ traces: [{ traceID, rootServiceName, rootTraceName, startTimeUnixNano, durationMs, spanSets }], metrics }'), ...errors } },
+      get: {
+        summary: 'Tempo search (TraceQL subset over template, verdict, severity, key, fields, duration)',
+        parameters: [
+          q('q', 'TraceQL, e.g. { .verdict != "ok" && duration > 5m }'), q('limit', 'default 20', { type: 'integer' }), q('spss', 'spans per span set', { type: 'integer' }), ...tempoTime,
+          q('minDuration', 'Tempo search form: session duration ≥ this (Go duration, e.g. 100ms, 1.5s; whole milliseconds, as Tempo)'),
+          q('maxDuration', 'Tempo search form: session duration ≤ this (Go duration, e.g. 100ms, 1.5s; whole milliseconds, as Tempo)'),
+        ],
+        responses: { '200': json('{ traces: [{ traceID, rootServiceName, rootTraceName, startTimeUnixNano, durationMs, spanSets }], metrics }'), ...errors },
+      },
     },
     '/api/search/tags': { get: { summary: 'Tempo tag names (v1)', parameters: [q('scope', 'resource, span, intrinsic')], responses: { '200': json('{ tagNames }'), ...errors } } },
     '/api/v2/search/tags': { get: { summary: 'Tempo tag names per scope (v2)', parameters: [q('scope', 'resource, span, intrinsic'), q('q', 'TraceQL (accepted, not used)')], responses: { '200': json('{ scopes: [{ name, tags }] }'), ...errors } } },

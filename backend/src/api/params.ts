@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SEVERITIES } from '../template/index.js';
+import { traceQLDurationMs } from './traceql.js';
 
 /** A query parameter given once, repeated, or comma-separated: always a list of non-empty strings. */
 export const list = <T extends z.ZodType<string, string>>(item: T) =>
@@ -13,6 +14,16 @@ export const instant = z.union([z.number(), z.string()]).transform((v, ctx) => {
   const ms = typeof v === 'number' ? v : /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: `not a time (epoch ms or ISO-8601): ${JSON.stringify(v)}` });
+    return z.NEVER;
+  }
+  return ms;
+});
+
+/** A duration: a number of milliseconds, or a TraceQL duration (`500ms`, `1.5s`, `2m`, `1h`, `1d`). */
+export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => {
+  const ms = typeof v === 'number' ? v : /^\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : traceQLDurationMs(v.trim());
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0) {
+    ctx.addIssue({ code: 'custom', message: `not a duration (milliseconds, or e.g. 500ms, 1.5s, 2m, 1h): ${JSON.stringify(v)}` });
     return z.NEVER;
   }
   return ms;

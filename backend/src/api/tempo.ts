@@ -1,11 +1,11 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import type { SessionBrief, Store } from '../store/index.js';
+import type { DurationCondition, SessionBrief, Store } from '../store/index.js';
 import { SEVERITIES } from '../template/index.js';
 import { fieldAttributeName, rootSpanIdOf, traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { badRequest, notFound, parseInput } from './errors.js';
-import { attributeOf, parseTraceQL, traceQLToSearch, type Attribute, type TraceQLQuery } from './traceql.js';
+import { attributeOf, goDurationMs, parseTraceQL, traceQLToSearch, type Attribute, type TraceQLQuery } from './traceql.js';
 import { storedOfTrace, type TraceResponses } from './traces.js';
 
 /**
@@ -74,8 +74,10 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
     if (p.tags !== undefined && p.tags.trim() !== '') throw badRequest('tag-based search (tags=) is not supported: use q with TraceQL, e.g. q={ .verdict = "paid_no_callback" }');
     const filter = parseTraceQL(p.q ?? '{}');
     const query = traceQLToSearch(filter);
+    const durations = [...(query.duration ?? []), ...searchFormDurations(p.minDuration, p.maxDuration)];
     const page = await store.searchBriefs({
       ...query,
+      ...(durations.length > 0 ? { duration: durations } : {}),
       ...(p.start !== undefined ? { from: p.start * 1000 } : {}),
       ...(p.end !== undefined ? { to: (p.end + 1) * 1000 } : {}),
       limit: p.limit ?? 20,
@@ -113,6 +115,25 @@ export const tempoRoutes: FastifyPluginAsync<Context> = async (app, { store, cat
   });
 };
 
+/**
+ * Tempo's search-form bounds (`minDuration`, `maxDuration`: Go durations such as `100ms`, `1.5s`),
+ * read as Tempo reads them: truncated to whole milliseconds, 0 or empty meaning no bound, both
+ * inclusive; and-ed with `q` here.
+ */
+function searchFormDurations(min: string | undefined, max: string | undefined): DurationCondition[] {
+  const minMs = searchFormDuration('minDuration', min);
+  const maxMs = searchFormDuration('maxDuration', max);
+  if (minMs > 0 && maxMs > 0 && minMs > maxMs) throw badRequest(`maxDuration (${max}) is less than minDuration (${min})`);
+  return [...(minMs > 0 ? [{ op: '>=' as const, ms: minMs }] : []), ...(maxMs > 0 ? [{ op: '<=' as const, ms: maxMs }] : [])];
+}
+
+function searchFormDuration(name: string, text: string | undefined): number {
+  if (text === undefined || text.trim() === '') return 0;
+  const ms = goDurationMs(text.trim());
+  if (ms === undefined || ms < 0) throw badRequest(`${name}: ${JSON.stringify(text)} is not a duration (e.g. 100ms, 1.5s, 2m, 1h)`);
+  return Math.trunc(ms);
+}
+
 function hasParameters(query: unknown): boolean {
   if (query === null || typeof query !== 'object') return query !== undefined;
   for (const _ in query) return true;
@@ -138,7 +159,7 @@ async function tagScopes(catalog: TemplateCatalog, scope: string | undefined): P
   const all: Scope[] = [
     { name: 'resource', tags: ['service.name'] },
     { name: 'span', tags: ['key', 'severity', 'template', 'verdict', ...[...fields].sort()] },
-    { name: 'intrinsic', tags: ['name', 'rootName', 'rootServiceName', 'status'] },
+    { name: 'intrinsic', tags: ['duration', 'name', 'rootName', 'rootServiceName', 'status', 'traceDuration'] },
   ];
   if (scope === undefined || scope === '' || scope === 'all') return all;
   const wanted = all.filter((s) => s.name === scope);
@@ -157,6 +178,7 @@ async function tagValues(store: Store, catalog: TemplateCatalog, attribute: Retu
   const strings = (values: Iterable<string>) => [...new Set(values)].sort().slice(0, limit).map((value) => ({ type: 'string' as const, value }));
   switch (attribute.kind) {
     case 'intrinsic':
+    case 'duration':
       return [];
     case 'status':
       return ['error', 'ok', 'unset'].map((value) => ({ type: 'keyword', value }));

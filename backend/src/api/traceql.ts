@@ -1,4 +1,4 @@
-import type { ConditionValue, FieldCondition, SearchQuery } from '../store/index.js';
+import type { ConditionValue, DurationCondition, FieldCondition, SearchQuery } from '../store/index.js';
 import { SEVERITIES, type Severity } from '../template/index.js';
 import { badRequest } from './errors.js';
 
@@ -9,24 +9,35 @@ import { badRequest } from './errors.js';
  * - attributes: `.name`, `span.name`, `resource.name` (all the same to Weft: the session's root
  *   span); `template`, `key`, `verdict`, `severity` are the session's columns, `resource.service.name`
  *   is the template, any other name is a session field;
- * - operators: `=`, `>`, `>=`, `<`, `<=`, and `=~` with a `"prefix.*"` pattern;
+ * - operators on fields: `=`, `!=`, `>`, `>=`, `<`, `<=`, and `=~` / `!~` with a `"prefix.*"`
+ *   pattern; on the columns `=` and `!=`;
+ * - `!=` and `!~` follow TraceQL: a session without the attribute does not match. `verdict != "ok"`
+ *   is a session with a verdict other than ok (none yet: no match); `.channel != "alipay"` is a
+ *   session that has the field and none of whose values is "alipay" (fields may be multi-valued:
+ *   `=` matches when any value does, `!=` when none does);
  * - values: "strings", numbers, `true` / `false`;
+ * - the intrinsics `duration` and `traceDuration`, both the session's duration (end − start: the
+ *   root span covers the session), compared by `=`, `!=`, `>`, `>=`, `<`, `<=` with a duration:
+ *   `500ms`, `1.5s`, `2m`, `1h`, `250us` / `250µs`, `10ns`, compounds as in Go (`1h30m`), and
+ *   Prometheus' `d`, `w`, `y` (`1d`);
  * - `a = x || a = y` on one attribute (parenthesised when mixed with `&&`) means "any of";
  * - the intrinsic `status = error` is a critical verdict, `status = ok` / `unset` any other.
  *
- * Everything else (structural operators, pipelines, `!=`, durations) is refused with a 400 that
- * says which part is not supported.
+ * Everything else (structural operators, pipelines, regular expressions other than prefixes,
+ * `!=` on status) is refused with a 400 that says which part is not supported.
  */
 export type Attribute =
   | { readonly kind: 'column'; readonly column: 'template' | 'key' | 'verdict' | 'severity' }
   | { readonly kind: 'status' }
+  | { readonly kind: 'duration'; readonly name: 'duration' | 'traceDuration' }
   | { readonly kind: 'field'; readonly name: string };
 
-export type Op = '=' | '>' | '>=' | '<' | '<=' | '=~';
+export type Op = '=' | '!=' | '>' | '>=' | '<' | '<=' | '=~' | '!~';
 
 export interface Condition {
   readonly attribute: Attribute;
   readonly op: Op;
+  /** For a `duration` attribute: milliseconds. */
   readonly value: ConditionValue;
 }
 
@@ -39,7 +50,11 @@ type Token =
   | { readonly t: 'punct'; readonly v: string; readonly at: number }
   | { readonly t: 'ident'; readonly v: string; readonly at: number }
   | { readonly t: 'string'; readonly v: string; readonly at: number }
-  | { readonly t: 'number'; readonly v: number; readonly at: number };
+  | { readonly t: 'number'; readonly v: number; readonly at: number }
+  /** `v` in milliseconds, `text` as written. */
+  | { readonly t: 'duration'; readonly v: number; readonly text: string; readonly at: number };
+
+const OPS: readonly string[] = ['=', '!=', '>', '>=', '<', '<=', '=~', '!~'];
 
 const PUNCT = ['&&', '||', '>=', '<=', '!=', '=~', '!~', '{', '}', '(', ')', '=', '>', '<', '|', '!'];
 
@@ -77,7 +92,17 @@ function tokenize(text: string): Token[] {
     }
     const num = /^-?(\d+\.?\d*(e[+-]?\d+)?|\.\d+)/i.exec(text.slice(i));
     if (num && (c === '-' || /\d/.test(c))) {
-      if (/^[a-z]/i.test(text.slice(i + num[0].length))) throw syntax(`durations and units are not supported (at ${i + 1})`);
+      // A number with letters after it is a duration (`1.5s`, `1h30m`) or a mistake (`5parsecs`).
+      if (/^[a-zµμ]/i.test(text.slice(i + num[0].length))) {
+        const word = /^-?[0-9a-zµμ.]+/i.exec(text.slice(i))![0];
+        const ms = traceQLDurationMs(word);
+        if (ms === undefined) {
+          throw syntax(`${JSON.stringify(word)} at ${i + 1} is not a duration: ${DURATION_HELP}`);
+        }
+        out.push({ t: 'duration', v: ms, text: word, at: i });
+        i += word.length;
+        continue;
+      }
       out.push({ t: 'number', v: Number(num[0]), at: i });
       i += num[0].length;
       continue;
@@ -171,12 +196,16 @@ class Parser {
     if (name.t !== 'ident') throw syntax(`expected an attribute, got ${show(name)} at ${name.at + 1}`);
     const attribute = attributeOf(name.v);
     const opToken = this.next('an operator');
-    if (opToken.t !== 'punct' || !['=', '>', '>=', '<', '<=', '=~'].includes(opToken.v)) {
-      throw syntax(`operator ${show(opToken)} at ${opToken.at + 1} is not supported (use =, >, >=, <, <=, =~)`);
+    if (opToken.t !== 'punct' || !OPS.includes(opToken.v)) {
+      throw syntax(`operator ${show(opToken)} at ${opToken.at + 1} is not supported (use ${OPS.join(', ')})`);
     }
     const op = opToken.v as Op;
     const valueToken = this.next('a value');
+    if (attribute.kind === 'duration') return durationCondition(attribute, op, valueToken);
     let value: ConditionValue;
+    if (valueToken.t === 'duration') {
+      throw syntax(`${name.v} is compared with the duration ${valueToken.text} at ${valueToken.at + 1}: durations compare only with duration or traceDuration`);
+    }
     if (valueToken.t === 'string' || valueToken.t === 'number') value = valueToken.v;
     else if (valueToken.t === 'ident' && (valueToken.v === 'true' || valueToken.v === 'false')) value = valueToken.v === 'true';
     else if (valueToken.t === 'ident' && attribute.kind === 'status') value = valueToken.v;
@@ -184,8 +213,8 @@ class Parser {
     if (attribute.kind === 'status' && (op !== '=' || !['error', 'ok', 'unset'].includes(String(value)))) {
       throw syntax('status supports only = error, = ok, = unset');
     }
-    if (op === '=~' && (typeof value !== 'string' || !/^\^?[^.*+?()[\]{}|\\^$]*\.\*$/.test(value))) {
-      throw syntax('=~ supports only prefix patterns like "abc.*"');
+    if ((op === '=~' || op === '!~') && (typeof value !== 'string' || !/^\^?[^.*+?()[\]{}|\\^$]*\.\*$/.test(value))) {
+      throw syntax(`${op} supports only prefix patterns like "abc.*"`);
     }
     return { attribute, op, value };
   }
@@ -214,12 +243,70 @@ class Parser {
 }
 
 function show(token: Token): string {
-  return JSON.stringify(String(token.v));
+  return JSON.stringify(token.t === 'duration' ? token.text : String(token.v));
+}
+
+function durationCondition(attribute: Attribute & { kind: 'duration' }, op: Op, valueToken: Token): Condition {
+  if (op === '=~' || op === '!~') throw syntax(`${attribute.name} supports =, !=, >, >=, <, <= (not ${op})`);
+  if (valueToken.t !== 'duration') {
+    throw syntax(`${attribute.name} is compared with a duration (${DURATION_EXAMPLES}), got ${show(valueToken)} at ${valueToken.at + 1}`);
+  }
+  return { attribute, op, value: valueToken.v };
+}
+
+const DURATION_EXAMPLES = '500ms, 1.5s, 2m, 1h';
+const DURATION_HELP = `write a number and a unit, e.g. ${DURATION_EXAMPLES} (units ns, us, µs, ms, s, m, h; also d, w, y)`;
+
+/** Nanoseconds per unit of Go's time.ParseDuration (µ as U+00B5 or U+03BC). */
+const GO_UNITS: Readonly<Record<string, bigint>> = {
+  ns: 1n,
+  us: 1_000n,
+  'µs': 1_000n,
+  'μs': 1_000n,
+  ms: 1_000_000n,
+  s: 1_000_000_000n,
+  m: 60_000_000_000n,
+  h: 3_600_000_000_000n,
+};
+const GO_DURATION = /^([-+]?)((?:(?:\d+\.?\d*|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+)$/;
+const GO_PART = /(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/g;
+/** Prometheus' durations (what TraceQL tries first): whole numbers, units in this order, each once. */
+const PROM_DURATION = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const PROM_UNITS_MS = [365 * 86_400_000, 7 * 86_400_000, 86_400_000, 3_600_000, 60_000, 1000, 1];
+const MAX_NANOS = 2n ** 63n - 1n;
+
+/**
+ * A duration as Go's `time.ParseDuration` reads it (`300ms`, `-1.5h`, `2h45m`, `0`), in
+ * milliseconds; undefined when it is not one. Exact to the nanosecond, as Go's (fractions of a
+ * nanosecond are dropped), so `1.1s` is 1100 ms, not 1100.0000000000002.
+ */
+export function goDurationMs(text: string): number | undefined {
+  if (text === '0' || text === '+0' || text === '-0') return 0;
+  const m = GO_DURATION.exec(text);
+  if (!m) return undefined;
+  let nanos = 0n;
+  for (const [, whole, fraction = '', unit] of m[2]!.matchAll(GO_PART)) {
+    const perUnit = GO_UNITS[unit!]!;
+    nanos += BigInt(whole || '0') * perUnit + (fraction === '' ? 0n : (BigInt(fraction) * perUnit) / 10n ** BigInt(fraction.length));
+  }
+  if (nanos > MAX_NANOS) return undefined;
+  const ms = Number(nanos / 1_000_000n) + Number(nanos % 1_000_000n) / 1e6;
+  return m[1] === '-' ? -ms : ms;
+}
+
+/** A TraceQL duration literal in milliseconds, as Tempo's lexer reads it: Prometheus' form first, then Go's. */
+export function traceQLDurationMs(text: string): number | undefined {
+  const prom = text !== '' ? PROM_DURATION.exec(text) : null;
+  if (prom && prom.slice(1).some((part) => part !== undefined)) {
+    return prom.slice(1).reduce((sum, part, k) => sum + (part === undefined ? 0 : Number(part) * PROM_UNITS_MS[k]!), 0);
+  }
+  return goDurationMs(text);
 }
 
 /** Scopes are all the root span to Weft: `.x`, `span.x`, `resource.x` name the same attribute. */
 export function attributeOf(name: string): Attribute {
   if (name === 'status') return { kind: 'status' };
+  if (name === 'duration' || name === 'traceDuration') return { kind: 'duration', name };
   if (name === 'resource.service.name' || name === 'rootServiceName') return { kind: 'column', column: 'template' };
   const bare = /^(?:span|resource)?\.(.+)$/.exec(name)?.[1];
   if (bare === undefined) {
@@ -235,60 +322,97 @@ export function parseTraceQL(text: string): TraceQLQuery {
   return new Parser(tokenize(trimmed)).query();
 }
 
+type ColumnName = (Attribute & { kind: 'column' })['column'];
+
+/** What the conditions on one column ask: values it must take (any of; undefined: no `=`) and values it must not. */
+interface ColumnWish {
+  anyOf?: string[];
+  noneOf: string[];
+}
+
 /** The store query a parsed TraceQL filter means. */
 export function traceQLToSearch(query: TraceQLQuery): SearchQuery {
-  const out: {
-    template?: string;
-    key?: string;
-    verdict?: string[];
-    severity?: Severity[];
-    fields: FieldCondition[];
-  } = { fields: [] };
+  const columns: Record<ColumnName, ColumnWish> = { template: { noneOf: [] }, key: { noneOf: [] }, verdict: { noneOf: [] }, severity: { noneOf: [] } };
+  let statusSeverities: Severity[] | undefined;
+  const fields: FieldCondition[] = [];
+  const duration: DurationCondition[] = [];
   for (const alternatives of query) {
     const first = alternatives[0]!;
     const attribute = first.attribute;
-    if (attribute.kind === 'field') {
-      out.fields.push(fieldCondition(attribute.name, alternatives));
-      continue;
-    }
-    if (attribute.kind === 'status') {
-      const wanted = alternatives.map((c) => String(c.value));
-      const severities = SEVERITIES.filter((s) => (s === 'critical' ? wanted.includes('error') : wanted.some((w) => w !== 'error')));
-      out.severity = intersect('status', out.severity, severities);
-      continue;
-    }
-    for (const c of alternatives) {
-      if (c.op !== '=') throw syntax(`${attribute.column} supports only = (and || for any of several)`);
-      if (typeof c.value !== 'string') throw syntax(`${attribute.column} is compared with a "string"`);
-    }
-    const values = alternatives.map((c) => String(c.value));
-    switch (attribute.column) {
-      case 'template':
-      case 'key': {
-        if (values.length !== 1) throw syntax(`${attribute.column} takes one value`);
-        const previous = out[attribute.column];
-        if (previous !== undefined && previous !== values[0]) throw syntax(`${attribute.column} given twice with different values`);
-        out[attribute.column] = values[0]!;
+    switch (attribute.kind) {
+      case 'field':
+        fields.push(fieldCondition(attribute.name, alternatives));
+        break;
+      case 'status': {
+        const wanted = alternatives.map((c) => String(c.value));
+        const severities = SEVERITIES.filter((s) => (s === 'critical' ? wanted.includes('error') : wanted.some((w) => w !== 'error')));
+        statusSeverities = intersect('status', statusSeverities, severities);
         break;
       }
-      case 'verdict':
-        out.verdict = intersect('verdict', out.verdict, values);
+      case 'duration':
+        if (alternatives.length > 1) throw syntax(`${attribute.name} takes no || (write one comparison, or two joined by &&)`);
+        duration.push({ op: first.op as DurationCondition['op'], ms: Number(first.value) });
         break;
-      case 'severity': {
-        const bad = values.find((v) => !(SEVERITIES as readonly string[]).includes(v));
-        if (bad !== undefined) throw syntax(`severity is one of ${SEVERITIES.join(', ')}, not ${JSON.stringify(bad)}`);
-        out.severity = intersect('severity', out.severity, values as Severity[]);
+      case 'column':
+        columnCondition(attribute.column, alternatives, columns[attribute.column]);
         break;
-      }
     }
   }
+  const template = single('template', columns.template);
+  const key = single('key', columns.key);
+  const verdict = anyOf('verdict', columns.verdict);
+  // Severity has four values: `!=` becomes "any of the others", which its index answers.
+  const severityWish = columns.severity;
+  const severityValues = severityWish.anyOf ?? (severityWish.noneOf.length > 0 || statusSeverities !== undefined ? [...SEVERITIES] : undefined);
+  let severity: Severity[] | undefined;
+  if (severityValues !== undefined) {
+    severity = anyOf('severity', { anyOf: severityValues, noneOf: severityWish.noneOf }).anyOf as Severity[];
+    if (statusSeverities !== undefined) severity = intersect('severity and status', severity, statusSeverities);
+  }
   return {
-    ...(out.template !== undefined ? { template: out.template } : {}),
-    ...(out.key !== undefined ? { key: out.key } : {}),
-    ...(out.verdict !== undefined ? { verdict: out.verdict } : {}),
-    ...(out.severity !== undefined ? { severity: out.severity } : {}),
-    ...(out.fields.length > 0 ? { fields: out.fields } : {}),
+    ...(template.value !== undefined ? { template: template.value } : {}),
+    ...(template.not.length > 0 ? { notTemplate: template.not } : {}),
+    ...(key.value !== undefined ? { key: key.value } : {}),
+    ...(key.not.length > 0 ? { notKey: key.not } : {}),
+    ...(verdict.anyOf !== undefined ? { verdict: verdict.anyOf } : {}),
+    ...(verdict.noneOf.length > 0 ? { notVerdict: verdict.noneOf } : {}),
+    ...(severity !== undefined ? { severity } : {}),
+    ...(fields.length > 0 ? { fields } : {}),
+    ...(duration.length > 0 ? { duration } : {}),
   };
+}
+
+function columnCondition(column: ColumnName, alternatives: readonly Condition[], wish: ColumnWish): void {
+  for (const c of alternatives) {
+    if (c.op !== '=' && c.op !== '!=') throw syntax(`${column} supports only = and != (and || for any of several)`);
+    if (typeof c.value !== 'string') throw syntax(`${column} is compared with a "string"`);
+  }
+  const values = alternatives.map((c) => String(c.value));
+  if (column === 'severity') {
+    const bad = values.find((v) => !(SEVERITIES as readonly string[]).includes(v));
+    if (bad !== undefined) throw syntax(`severity is one of ${SEVERITIES.join(', ')}, not ${JSON.stringify(bad)}`);
+  }
+  // `||` joins only `=` conditions, so a `!=` stands alone.
+  if (alternatives[0]!.op === '!=') {
+    if (!wish.noneOf.includes(values[0]!)) wish.noneOf.push(values[0]!);
+  }
+  else wish.anyOf = intersect(column, wish.anyOf, values);
+}
+
+/** The values left of `anyOf` once `noneOf` is taken out (the negations then say nothing more). */
+function anyOf(what: string, wish: ColumnWish): ColumnWish {
+  if (wish.anyOf === undefined) return wish;
+  const left = wish.anyOf.filter((v) => !wish.noneOf.includes(v));
+  if (left.length === 0) throw syntax(`the conditions on ${what} exclude each other`);
+  return { anyOf: left, noneOf: [] };
+}
+
+/** A column the store matches with one value (template, key). */
+function single(what: string, wish: ColumnWish): { value?: string; not: string[] } {
+  const left = anyOf(what, wish);
+  if (left.anyOf === undefined) return { not: left.noneOf };
+  if (left.anyOf.length !== 1) throw syntax(`${what} takes one value`);
+  return { value: left.anyOf[0]!, not: [] };
 }
 
 function intersect<T>(what: string, previous: readonly T[] | undefined, next: readonly T[]): T[] {
@@ -303,12 +427,21 @@ function fieldCondition(field: string, alternatives: readonly Condition[]): Fiel
   switch (op) {
     case '=':
       return { field, op: '=', value };
+    case '!=':
+      return { field, op: '!=', value };
     case '=~':
-      return { field, op: 'prefix', value: String(value).replace(/^\^/, '').slice(0, -2) };
+      return { field, op: 'prefix', value: prefixOf(String(value)) };
+    case '!~':
+      return { field, op: 'notPrefix', value: prefixOf(String(value)) };
     default: {
       if (typeof value === 'boolean') throw syntax(`${op} needs a number or a string, not a boolean`);
-      const bound = { '>': 'gt', '>=': 'gte', '<': 'lt', '<=': 'lte' }[op];
+      const bound = ({ '>': 'gt', '>=': 'gte', '<': 'lt', '<=': 'lte' } as const)[op];
       return { field, op: 'range', [bound]: value };
     }
   }
+}
+
+/** `"^abc.*"` / `"abc.*"` → `abc` (the parser admits only such patterns). */
+function prefixOf(pattern: string): string {
+  return pattern.replace(/^\^/, '').slice(0, -2);
 }

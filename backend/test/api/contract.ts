@@ -161,7 +161,9 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await bad('/api/sessions?colour=red', /unknown parameter.*colour/);
       await bad(`/api/sessions?q=${encodeURIComponent('{ .verdict = ')}`, /TraceQL/);
       await bad(`/api/sessions?q=${encodeURIComponent('{ .a = 1 } && { .b = 2 }')}`, /TraceQL: only one spanset/);
-      await bad(`/api/sessions?q=${encodeURIComponent('{ .a != 1 }')}`, /TraceQL: operator "!="/);
+      await bad(`/api/sessions?q=${encodeURIComponent('{ .a !~ "x|y" }')}`, /TraceQL: !~ supports only prefix patterns/);
+      await bad('/api/sessions?minDuration=5parsecs', /query\.minDuration: not a duration/);
+      await bad('/api/sessions?minDuration=2s&maxDuration=1s', /query\.maxDuration: is less than minDuration/);
       await bad(`/api/sessions/${'x'.repeat(200)}`, /path\.id/);
       await bad('/api/sessions/ffffffffffffffff', /not found/, 404);
       await bad('/api/stats?from=0', /query\.to: missing \(required\)/);
@@ -324,13 +326,55 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       const errors = await ok(`/api/search?q=${encodeURIComponent('{ status = error }')}&limit=1000`);
       expect(errors.traces).toHaveLength(live.filter((s) => s.severity === 'critical').length);
       await bad(`/api/search?q=${encodeURIComponent('{ .verdict = "x" } | count() > 2')}`, /TraceQL/);
-      await bad(`/api/search?q=${encodeURIComponent('{ duration > 5ms }')}`, /TraceQL/);
+      await bad(`/api/search?q=${encodeURIComponent('{ duration > 5parsecs }')}`, /TraceQL: "5parsecs" at 14 is not a duration/);
       // TraceQL binds && tighter than ||: `a && b || c` is `(a && b) || c`, which is not "a and any of b, c".
       await bad(`/api/search?q=${encodeURIComponent(`{ .verdict = "${verdict}" && .platform = "ios" || .platform = "android" }`)}`, /TraceQL: .*parenthes/);
       await bad(`/api/search?q=${encodeURIComponent(`{ .platform = "ios" || .platform = "android" && .verdict = "${verdict}" }`)}`, /TraceQL: .*parenthes/);
       const grouped = await ok(`/api/search?q=${encodeURIComponent(`{ .verdict = "${verdict}" && (.platform = "ios" || .platform = "android") }`)}&limit=1000`);
       expect(grouped.traces).toHaveLength(live.filter((s) => s.verdict === verdict && ['ios', 'android'].includes(String(s.fields.platform))).length);
       await bad('/api/search?tags=service.name%3Dpayment', /not supported/);
+    });
+
+    it('searches with !=, !~ and durations (TraceQL, and the minDuration / maxDuration of Grafana\'s search form)', async () => {
+      const traceIds = async (url: string): Promise<string[]> => {
+        const res = await ok(url);
+        return res.traces.map((t: { traceID: string }) => t.traceID).sort();
+      };
+      const search = (q: string, more = '') => traceIds(`/api/search?q=${encodeURIComponent(q)}&limit=1000${more}`);
+      const expected = (holds: (s: SessionDoc) => boolean) => live.filter(holds).map((s) => traceIdOf(s.id)).sort();
+      const lasts = (s: SessionDoc) => s.end - s.start;
+      const durations = live.map(lasts).sort((a, b) => a - b);
+      const median = durations[Math.floor(durations.length / 2)]!;
+      const cases: [string, (s: SessionDoc) => boolean][] = [
+        ['{ .verdict != "ok" }', (s) => s.verdict !== null && s.verdict !== 'ok'],
+        ['{ resource.service.name = "payment" && span.platform != "ios" }', (s) => s.fields.platform !== undefined && s.fields.platform !== 'ios'],
+        ['{ .platform !~ "and.*" && .severity != "critical" }', (s) => s.fields.platform !== undefined && !String(s.fields.platform).startsWith('and') && s.severity !== null && s.severity !== 'critical'],
+        [`{ duration >= ${median}ms }`, (s) => lasts(s) >= median],
+        [`{ traceDuration < ${median / 1000}s && .verdict != "ok" }`, (s) => lasts(s) < median && s.verdict !== null && s.verdict !== 'ok'],
+      ];
+      for (const [q, holds] of cases) {
+        const want = expected(holds);
+        expect(want.length, q).toBeGreaterThan(0);
+        expect(want.length, q).toBeLessThan(live.length);
+        expect(await search(q), q).toEqual(want);
+      }
+      // The search form: Go durations, whole milliseconds, inclusive; and-ed with q.
+      const low = durations[Math.floor(durations.length / 4)]!;
+      const high = durations[Math.floor((durations.length * 3) / 4)]!;
+      expect(await traceIds(`/api/search?minDuration=${low}ms&maxDuration=${high / 1000}s&limit=1000`)).toEqual(expected((s) => lasts(s) >= low && lasts(s) <= high));
+      expect(await search('{ .verdict != "ok" }', `&minDuration=${low}.9ms&maxDuration=`)).toEqual(expected((s) => s.verdict !== null && s.verdict !== 'ok' && lasts(s) >= low));
+      const hit = (await ok(`/api/search?q=${encodeURIComponent(`{ duration = ${median}ms }`)}&limit=1`)).traces[0];
+      expect(hit.durationMs).toBe(median);
+      await bad('/api/search?minDuration=5parsecs', /minDuration: "5parsecs" is not a duration/);
+      await bad('/api/search?minDuration=2s&maxDuration=1s', /maxDuration \(1s\) is less than minDuration \(2s\)/);
+      // The JSON search takes the same (q, f.<field>.ne, minDuration / maxDuration).
+      const ids = async (url: string) => (await ok(url)).sessions.map((s: { id: string }) => traceIdOf(s.id)).sort();
+      expect(await ids(`/api/sessions?limit=1000&q=${encodeURIComponent('{ .verdict != "ok" }')}`)).toEqual(expected((s) => s.verdict !== null && s.verdict !== 'ok'));
+      const notIos = expected((s) => s.fields.platform !== undefined && s.fields.platform !== 'ios');
+      expect(notIos.length).toBeGreaterThan(0);
+      expect(await ids('/api/sessions?limit=1000&f.platform.ne=ios')).toEqual(notIos);
+      expect(await ids('/api/sessions?limit=1000&f.platform.ne=ios&f.platform.ne=android')).toEqual([]);
+      expect(await ids(`/api/sessions?limit=1000&minDuration=${low}&maxDuration=${high / 1000}s`)).toEqual(expected((s) => lasts(s) >= low && lasts(s) <= high));
     });
 
     it('shows the fields a search names as typed attributes of the matched root span, the span set twice', async () => {
