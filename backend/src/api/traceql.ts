@@ -393,10 +393,8 @@ function columnCondition(column: ColumnName, alternatives: readonly Condition[],
     if (bad !== undefined) throw syntax(`severity is one of ${SEVERITIES.join(', ')}, not ${JSON.stringify(bad)}`);
   }
   // `||` joins only `=` conditions, so a `!=` stands alone.
-  if (alternatives[0]!.op === '!=') {
-    if (!wish.noneOf.includes(values[0]!)) wish.noneOf.push(values[0]!);
-  }
-  else wish.anyOf = intersect(column, wish.anyOf, values);
+  if (alternatives[0]!.op !== '!=') wish.anyOf = intersect(column, wish.anyOf, values);
+  else if (!wish.noneOf.includes(values[0]!)) wish.noneOf.push(values[0]!);
 }
 
 /** The values left of `anyOf` once `noneOf` is taken out (the negations then say nothing more). */
