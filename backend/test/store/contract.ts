@@ -31,6 +31,40 @@ async function all(store: Store, query: SearchQuery): Promise<SessionSummary[]> 
 
 const ids = (list: readonly { id: string }[]): string[] => list.map((s) => s.id);
 
+/** A field's values: none when absent, the elements of a list, else the one value. */
+const elements = (v: FieldValue | undefined): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+interface SearchCase {
+  readonly query: SearchQuery;
+  /** The brute-force answer: whether a stored session matches. */
+  readonly holds: (s: SessionSummary) => boolean;
+}
+
+/**
+ * Each case's pages list the stored sessions it holds for, newest first, under both plans (ranges
+ * and prefixes read whole, and checked per candidate session: every one wide) and in pages of 1, 4
+ * and 100; with `briefs`, `searchBriefs` gives the first 100 of them too.
+ */
+async function expectBruteForce(store: Store, stored: readonly SessionSummary[], cases: readonly SearchCase[], briefs = false): Promise<void> {
+  const newestFirst = (list: SessionSummary[]): string[] => ids([...list].sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : -1)));
+  const sql = store as SqlStore;
+  expect(sql.searchWideAt).toBeUndefined();
+  try {
+    for (const wideAt of [undefined, 1]) {
+      sql.searchWideAt = wideAt;
+      for (const { query, holds } of cases) {
+        const want = newestFirst(stored.filter(holds));
+        for (const limit of [1, 4, 100]) {
+          expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit, wideAt })).toEqual(want);
+        }
+        if (briefs) expect(ids((await store.searchBriefs({ ...query, limit: 100 })).sessions), JSON.stringify(query)).toEqual(want.slice(0, 100));
+      }
+    }
+  } finally {
+    sql.searchWideAt = undefined;
+  }
+}
+
 async function snapshot(h: Harness): Promise<unknown> {
   return {
     sessions: await h.sql('SELECT * FROM sessions ORDER BY id'),
@@ -447,16 +481,13 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       await store.upsertSessions(corpus());
     });
 
-    const elements = (v: FieldValue | undefined): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
     const numbers = (v: FieldValue | undefined): number[] => elements(v).filter((e): e is number => typeof e === 'number');
     const texts = (v: FieldValue | undefined): string[] => elements(v).map(String);
 
     it('returns what a brute-force filter of the stored sessions returns, page by page', async () => {
       const stored = await all(store, { limit: 1000 });
       expect(stored.length).toBe(59);
-      const newestFirst = (list: SessionSummary[]): string[] =>
-        ids([...list].sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : -1)));
-      const cases: { query: SearchQuery; holds: (s: SessionSummary) => boolean }[] = [
+      const cases: SearchCase[] = [
         {
           query: { verdict: 'paid_no_callback', fields: [{ field: 'amount', op: 'range', gt: 40 }] },
           holds: (s) => s.verdict === 'paid_no_callback' && numbers(s.fields.amount).some((n) => n > 40),
@@ -496,23 +527,7 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
           holds: () => false,
         },
       ];
-      // Both plans: ranges and prefixes read whole (narrow: the default on this little data) and
-      // checked per candidate session (every one wide).
-      const sql = store as SqlStore;
-      expect(sql.searchWideAt).toBeUndefined();
-      try {
-        for (const wideAt of [undefined, 1]) {
-          sql.searchWideAt = wideAt;
-          for (const { query, holds } of cases) {
-            const want = newestFirst(stored.filter(holds));
-            for (const limit of [1, 4, 100]) {
-              expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit, wideAt })).toEqual(want);
-            }
-          }
-        }
-      } finally {
-        sql.searchWideAt = undefined;
-      }
+      await expectBruteForce(store, stored, cases);
       // The cases are not vacuous.
       expect(cases.filter((c) => stored.some(c.holds)).length).toBeGreaterThanOrEqual(6);
     });
@@ -551,7 +566,6 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       await store.upsertSessions(corpus());
     });
 
-    const elements = (v: FieldValue | undefined): unknown[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
     /** What `=` matches: a finite number numerically, anything else by text. */
     const equals = (e: unknown, v: string | number | boolean): boolean => (typeof v === 'number' && Number.isFinite(v) ? e === v : String(e) === String(v));
     const notEqual = (s: SessionSummary, field: string, v: string | number | boolean): boolean =>
@@ -563,8 +577,7 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
     it('returns what a brute-force filter of the stored sessions returns, page by page, on both plans', async () => {
       const stored = await all(store, { limit: 1000 });
       expect(stored.length).toBe(39);
-      const newestFirst = (list: SessionSummary[]): string[] => ids([...list].sort((a, b) => b.start - a.start || (a.id < b.id ? 1 : -1)));
-      const cases: { query: SearchQuery; holds: (s: SessionSummary) => boolean }[] = [
+      const cases: SearchCase[] = [
         // A session without a verdict has no verdict to differ: it does not match.
         { query: { notVerdict: 'ok' }, holds: (s) => s.verdict !== null && s.verdict !== 'ok' },
         { query: { notVerdict: ['ok', 'late'], template: 'payment' }, holds: (s) => s.verdict === 'no_callback' && s.template === 'payment' },
@@ -604,21 +617,7 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
           holds: (s) => s.verdict !== null && s.verdict !== 'ok' && lasts(s) > 1499 && s.fields.paid === true,
         },
       ];
-      const sql = store as SqlStore;
-      try {
-        for (const wideAt of [undefined, 1]) {
-          sql.searchWideAt = wideAt;
-          for (const { query, holds } of cases) {
-            const want = newestFirst(stored.filter(holds));
-            for (const limit of [1, 4, 100]) {
-              expect(ids(await all(store, { ...query, limit })), JSON.stringify({ query, limit, wideAt })).toEqual(want);
-            }
-            expect(ids((await store.searchBriefs({ ...query, limit: 100 })).sessions), JSON.stringify(query)).toEqual(want.slice(0, 100));
-          }
-        }
-      } finally {
-        sql.searchWideAt = undefined;
-      }
+      await expectBruteForce(store, stored, cases, true);
       // Not vacuous: each case but the absent field matches some sessions and leaves out others.
       expect(cases.filter((c) => !stored.some(c.holds) || stored.every(c.holds)).map((c) => JSON.stringify(c.query))).toEqual([
         JSON.stringify({ fields: [{ field: 'missing', op: '!=', value: 'x' }] }),
