@@ -33,6 +33,9 @@
  *                           e.g. another build for a before/after comparison in one session
  *   WEFT_BENCH_NODE_ARGS    extra node options for the server, e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`
  *   WEFT_BENCH_RUNS         which runs, in order (default `trace,search,mixed`)
+ *   WEFT_BENCH_ROUNDS       how many times to repeat them (default 1); with more, the verdict line
+ *                           gives each figure's median over the rounds and its range, as bench:engine
+ *                           does: on a shared machine one run's p99 moves with whatever else runs
  *   WEFT_BENCH_DB_PID       the database server's pid for CPU accounting (default: the server's own
  *                           @@pid_file, else the first mariadbd/mysqld found)
  *
@@ -64,6 +67,7 @@ const SECONDS = Number(env.WEFT_BENCH_SECONDS ?? 15);
 const CONNECTIONS = Number(env.WEFT_BENCH_CONNECTIONS ?? 50);
 const WORKERS = Number(env.WEFT_BENCH_WORKERS ?? 1);
 const POOL = Number(env.WEFT_BENCH_POOL ?? 16);
+const ROUNDS = Math.max(1, Number(env.WEFT_BENCH_ROUNDS ?? 1));
 const TOKEN = 'bench-token';
 const DAY = 86_400_000;
 const BEGIN = Date.parse('2025-11-01T00:00:00Z');
@@ -433,7 +437,8 @@ async function run(admin: mysql.Connection): Promise<void> {
     const results: Summary[] = [];
     const servers = familyOf(child.pid!);
     const database = Number(env.WEFT_BENCH_DB_PID) || (await databasePidOf((sql) => admin.query(sql)));
-    for (const kind of (env.WEFT_BENCH_RUNS ?? 'trace,search,mixed').split(',')) {
+    const kinds = (env.WEFT_BENCH_RUNS ?? 'trace,search,mixed').split(',');
+    for (const kind of Array.from({ length: ROUNDS }, () => kinds).flat()) {
       const before = await diskReads(admin);
       const server0 = sumCpu(servers);
       const database0 = database === undefined ? 0 : cpuSecondsOf(database);
@@ -454,11 +459,18 @@ async function run(admin: mysql.Connection): Promise<void> {
           `${perRequest(r.serverCpu, r).padStart(10)} ${perRequest(r.databaseCpu, r).padStart(11)} ${perRequest(r.clientCpu, r).padStart(10)}`,
       );
     }
-    const traceRun = results.find((r) => r.label === 'trace');
-    const searchRun = results.find((r) => r.label === 'search');
-    const mixed = results.find((r) => r.label === 'mixed');
-    if (!traceRun || !searchRun || !mixed) return;
-    console.log(`\n  trace-by-id p99 ${traceRun.p99} ms (target ≤ 15), search p99 ${searchRun.p99} ms (target ≤ 50), mixed ${mixed.rps.toFixed(0)} req/s (target ≥ 2,000)`);
+    const figure = (kind: string, of: (r: Summary) => number, unit: string, digits: number): string | undefined => {
+      const values = results.filter((r) => r.label === kind).map(of).sort((a, b) => a - b);
+      if (values.length === 0) return undefined;
+      const middle = values.length / 2;
+      const median = (Number.isInteger(middle) ? (values[middle - 1]! + values[middle]!) / 2 : values[Math.floor(middle)]!).toFixed(digits);
+      return values.length === 1 ? `${median} ${unit}` : `${median} ${unit} (median of ${values.length} rounds; ${values[0]!.toFixed(digits)}–${values.at(-1)!.toFixed(digits)})`;
+    };
+    const trace = figure('trace', (r) => r.p99, 'ms', 1);
+    const search = figure('search', (r) => r.p99, 'ms', 1);
+    const mixed = figure('mixed', (r) => r.rps, 'req/s', 0);
+    if (!trace || !search || !mixed) return;
+    console.log(`\n  trace-by-id p99 ${trace} (target ≤ 15)\n  search p99 ${search} (target ≤ 50)\n  mixed ${mixed} (target ≥ 2,000)`);
   } finally {
     await stopServer(child);
   }
