@@ -11,6 +11,26 @@ import { templateId } from './params.js';
 
 /** Sample records a preview runs at most (the body limit bounds their size). */
 export const MAX_PREVIEW_RECORDS = 10_000;
+/**
+ * Deepest nesting of a sample record's value. A preview re-encodes each record and echoes it in
+ * the sessions it answers; JSON.stringify recurses, and a record a few thousand levels deep (which
+ * the body parser accepts) ran it out of stack: a 500 instead of a 400 naming the record.
+ */
+export const MAX_PREVIEW_DEPTH = 64;
+
+/** Whether `value` nests deeper than `max` arrays and objects (iterative: the check itself must not run out of stack). */
+function nestsDeeperThan(value: unknown, max: number): boolean {
+  const pending: [unknown, number][] = [[value, 0]];
+  while (pending.length > 0) {
+    const [v, depth] = pending.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth >= max) return true;
+    for (const child of Object.values(v)) pending.push([child, depth + 1]);
+  }
+  return false;
+}
+
+const recordValue = z.unknown().refine((v) => !nestsDeeperThan(v, MAX_PREVIEW_DEPTH), `nested deeper than ${MAX_PREVIEW_DEPTH} levels of arrays and objects`);
 
 const templateText = z.string().min(1, 'the template text is empty');
 const sourceBody = z.union([templateText, z.object({ text: templateText }).strict()], {
@@ -18,7 +38,7 @@ const sourceBody = z.union([templateText, z.object({ text: templateText }).stric
 });
 const previewBody = z.object({
   template: templateText,
-  records: z.array(z.object({ source: z.string().min(1), value: z.unknown(), at: z.number().finite().optional() }).strict()).max(MAX_PREVIEW_RECORDS),
+  records: z.array(z.object({ source: z.string().min(1), value: recordValue, at: z.number().finite().optional() }).strict()).max(MAX_PREVIEW_RECORDS),
 }).strict();
 
 interface Context {
@@ -38,7 +58,15 @@ function summaryOf(record: TemplateRecord) {
 
 /** Compiles or answers 400 with the template's issues (file, path, line, message). */
 function compile(text: string, file: string): CompiledTemplate {
-  return parseTemplate(text, file);
+  try {
+    return parseTemplate(text, file);
+  } catch (error) {
+    // The YAML library refuses to expand an alias bomb ("billion laughs": anchors of anchors) with a
+    // ReferenceError of its own, thrown while the text becomes a document: the text's fault, so one
+    // of its issues (and `valid: false` from /validate), not a 500.
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) throw new TemplateError([{ file, path: '', message: error.message }]);
+    throw error;
+  }
 }
 
 export const templateRoutes: FastifyPluginAsync<Context> = async (app, { store, catalog, hooks }) => {

@@ -452,4 +452,32 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await withCors.close();
     });
   });
+
+  describe('hostile input (a 4xx that says what is wrong; the process and the store unharmed)', () => {
+    const send = (method: 'POST' | 'PUT', url: string, payload: string, type = 'application/json') =>
+      app.inject({ method, url, headers: { ...auth, 'content-type': type }, payload });
+    const tombstones = async () => (await store.search({ status: 'merged', limit: 1000 })).sessions.map((s) => s.id).sort();
+
+    it('answers a YAML alias bomb with a template issue, not a 500', async () => {
+      const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefghi'.split('').map((n, i) => `${n}: &${n} [${Array(9).fill(`*${'abcdefghi'[i]}`).join(', ')}]`)].join('\n');
+      const put = await send('PUT', '/api/templates/bomb', bomb, 'application/yaml');
+      expect(put.statusCode, put.body).toBe(400);
+      expect(put.json()).toMatchObject({ error: 'invalid_template', issues: [{ file: 'bomb.yaml', message: expect.stringMatching(/alias/i) }] });
+      expect((await get('/api/templates/bomb')).statusCode).toBe(404);
+      const validate = await send('POST', '/api/templates/validate', JSON.stringify({ text: bomb }));
+      expect(validate.statusCode, validate.body).toBe(200);
+      expect(validate.json()).toMatchObject({ valid: false, issues: [{ message: expect.stringMatching(/alias/i) }] });
+    });
+
+    it('refuses preview records nested too deep to re-encode, naming the record', async () => {
+      const deep = (depth: number) => `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`;
+      const record = (value: string) => `{"source":"billing","value":${value}}`;
+      const preview = (...values: string[]) => send('POST', '/api/templates/preview', `{"template":${JSON.stringify(PAYMENT)},"records":[${values.map(record).join(',')}]}`);
+      const res = await preview('{"action":"create_order"}', deep(5000));
+      expect(res.statusCode, res.body).toBe(400);
+      expect(res.json().message).toMatch(/^body\.records\.1\.value: nested deeper than 64 levels/);
+      // A record as deep as the limit is still previewed.
+      expect((await preview(deep(64))).statusCode).toBe(200);
+    });
+  });
 }
