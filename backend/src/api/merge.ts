@@ -32,6 +32,25 @@ function reevaluated(base: SessionDoc, events: readonly EventDoc[], template: Co
   };
 }
 
+/** The last merge or unmerge queued per store (see {@link oneAtATime}). */
+const pendingMerges = new WeakMap<Store, Promise<unknown>>();
+
+/**
+ * Runs operator merges and unmerges of one store one after the other. Each reads both sessions,
+ * checks them, then writes: two at once (the same pair twice, a pair in both directions, one
+ * session into two targets) both passed the checks before either wrote, so a store with real
+ * concurrency (MySQL) ended with a session's records in two survivors, or a tombstone listing the
+ * session it was merged into as merged into itself. Merges are rare operator actions: queueing them
+ * costs nothing. This covers one API process (`weft serve`, `weft run`); several processes merging
+ * the same sessions at the same moment are not serialised.
+ */
+function oneAtATime<T>(store: Store, work: () => Promise<T>): Promise<T> {
+  const previous = pendingMerges.get(store) ?? Promise.resolve();
+  const result = previous.then(work, work);
+  pendingMerges.set(store, result.catch(() => undefined));
+  return result;
+}
+
 async function load(store: Store, id: string): Promise<SessionDoc> {
   const session = await store.getSession(id);
   if (!session) throw notFound(`session ${id} not found`);
@@ -51,6 +70,10 @@ async function templateOf(catalog: TemplateCatalog, id: string): Promise<Compile
  */
 export async function mergeSessions(store: Store, catalog: TemplateCatalog, targetId: string, otherId: string): Promise<{ session: SessionDoc; absorbed: SessionDoc }> {
   if (targetId === otherId) throw badRequest('a session cannot be merged with itself');
+  return oneAtATime(store, () => merge(store, catalog, targetId, otherId));
+}
+
+async function merge(store: Store, catalog: TemplateCatalog, targetId: string, otherId: string): Promise<{ session: SessionDoc; absorbed: SessionDoc }> {
   const [target, other] = await Promise.all([load(store, targetId), load(store, otherId)]);
   if (target.status === 'merged') throw conflict(`session ${targetId} was merged into ${target.mergedInto}: merge into that one`);
   if (other.status === 'merged') throw conflict(`session ${otherId} is already merged into ${other.mergedInto}`);
@@ -66,7 +89,14 @@ export async function mergeSessions(store: Store, catalog: TemplateCatalog, targ
 
 /** Undoes the operator merges into `id`: each absorbed session comes back as it was; `id` loses their records. */
 export async function unmergeSession(store: Store, catalog: TemplateCatalog, id: string): Promise<{ session: SessionDoc; restored: SessionDoc[] }> {
+  return oneAtATime(store, () => unmerge(store, catalog, id));
+}
+
+async function unmerge(store: Store, catalog: TemplateCatalog, id: string): Promise<{ session: SessionDoc; restored: SessionDoc[] }> {
   const target = await load(store, id);
+  // A tombstone's records now live in its survivor (with those it had absorbed): restoring what it
+  // absorbed would count those records twice, once in the survivor and once in the restored session.
+  if (target.status === 'merged') throw conflict(`session ${id} was merged into ${target.mergedInto}: unmerge ${target.mergedInto} first`);
   const merges = await store.merges(id);
   if (merges.length === 0) throw conflict(`session ${id} has no operator merge to undo`);
   const template = await templateOf(catalog, target.template);

@@ -479,5 +479,41 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       // A record as deep as the limit is still previewed.
       expect((await preview(deep(64))).statusCode).toBe(200);
     });
+
+    it('merges the same sessions one request at a time, and refuses to unmerge a tombstone', async () => {
+      const merge = (target: SessionDoc, other: SessionDoc) => send('POST', `/api/sessions/${target.id}/merge`, JSON.stringify({ with: other.id }));
+      const unmerge = (s: SessionDoc) => app.inject({ method: 'POST', url: `/api/sessions/${s.id}/unmerge`, headers: auth });
+      const statuses = (responses: { statusCode: number }[]) => responses.map((r) => r.statusCode).sort();
+      const five = live.filter((s) => s.template === 'payment' && s.status === 'final').slice(0, 5);
+      const [a, b, c, d, e] = five as [SessionDoc, SessionDoc, SessionDoc, SessionDoc, SessionDoc];
+      const now = async (s: SessionDoc) => (await store.getSession(s.id))!;
+      const records = async () => (await Promise.all(five.map(now))).reduce((n, s) => n + s.events.length, 0);
+      /** Every record in exactly one session; every operator merge record names a tombstone merged into its survivor. */
+      const consistent = async () => {
+        expect(await records()).toBe(five.reduce((n, s) => n + s.events.length, 0));
+        for (const s of five) for (const m of await store.merges(s.id)) expect((await now(m.absorbed)).mergedInto, `${m.absorbed.id} absorbed by ${s.id}`).toBe(s.id);
+      };
+      const before = await tombstones();
+
+      // Both directions at once: one wins, the other finds its target merged.
+      expect(statuses(await Promise.all([merge(a, b), merge(b, a)]))).toEqual([200, 409]);
+      // One session into two targets at once: it ends in one of them.
+      expect(statuses(await Promise.all([merge(d, c), merge(e, c)]))).toEqual([200, 409]);
+      await consistent();
+
+      // x absorbed c, then y absorbed x: x's records (c's among them) live in y, so x cannot give c back.
+      const [x, y] = (await now(c)).mergedInto === d.id ? [d, e] : [e, d];
+      expect((await merge(y, x)).statusCode).toBe(200);
+      const refused = await unmerge(x);
+      expect(refused.statusCode, refused.body).toBe(409);
+      expect(refused.json().message).toBe(`session ${x.id} was merged into ${y.id}: unmerge ${y.id} first`);
+      await consistent();
+
+      // Undone from the outside in, everything is as it was.
+      const ab = (await now(a)).status === 'merged' ? b : a;
+      for (const s of [y, x, ab]) expect((await unmerge(s)).statusCode).toBe(200);
+      await consistent();
+      expect(await tombstones()).toEqual(before);
+    });
   });
 }
