@@ -22,8 +22,19 @@ export const notFound = (message: string) => new ApiError(404, message);
 export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
-  const issues = result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: issueMessage(i, value) }));
+  const issues = result.error.issues.map((i) => ({ path: [where, ...i.path.map(String)].join('.'), message: repeatedParameter(i, value, where) ?? issueMessage(i, value) }));
   throw badRequest(issues.map((i) => `${i.path}: ${i.message}`).join('; '), issues);
+}
+
+/**
+ * A query parameter given more than once (`?from=1&from=2`) arrives as an array; where one value is
+ * expected zod said "Invalid input" (a union) or "expected string, received array", which does not
+ * tell the caller what they did.
+ */
+function repeatedParameter(issue: z.core.$ZodIssue, input: unknown, where: string): string | undefined {
+  if (where !== 'query' || issue.path.length !== 1 || (issue.code !== 'invalid_type' && issue.code !== 'invalid_union')) return undefined;
+  const given = input !== null && typeof input === 'object' ? (input as Record<string, unknown>)[String(issue.path[0])] : undefined;
+  return Array.isArray(given) ? `given ${given.length} times: give it once` : undefined;
 }
 
 interface ErrorBody {

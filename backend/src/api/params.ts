@@ -9,9 +9,17 @@ export const list = <T extends z.ZodType<string, string>>(item: T) =>
     .transform((v) => (Array.isArray(v) ? v : [v]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter((s) => s !== ''))
     .pipe(z.array(item).min(1));
 
+/**
+ * ISO-8601 as `Date.parse` reads it: a date, optionally a time (minutes, seconds, fraction) and a
+ * zone. `Date.parse` alone also takes V8's legacy forms, so "1,2", "abc 1" or "%00" read as dates
+ * in 2000 or 2001: a typo answered with a page of the wrong time range.
+ */
+const ISO_8601 = /^\d{4}-\d{1,2}-\d{1,2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$/i;
+
 /** Epoch milliseconds, or an ISO-8601 date-time. */
 export const instant = z.union([z.number(), z.string()]).transform((v, ctx) => {
-  const ms = typeof v === 'number' ? v : /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : Date.parse(v);
+  const text = typeof v === 'string' ? v.trim() : '';
+  const ms = typeof v === 'number' ? v : /^-?\d+(\.\d+)?$/.test(text) ? Number(text) : ISO_8601.test(text) ? Date.parse(text) : NaN;
   if (!Number.isFinite(ms)) {
     ctx.addIssue({ code: 'custom', message: `not a time (epoch ms or ISO-8601): ${JSON.stringify(v)}` });
     return z.NEVER;

@@ -19,19 +19,29 @@ export const TEMPO_API_VERSION = '2.6.0';
 
 const PROTOBUF = /application\/(x-)?protobuf/;
 
-const epochSeconds = z.coerce.number().int().min(0);
-const traceParams = z.object({ start: epochSeconds.optional(), end: epochSeconds.optional() }).loose();
+/**
+ * A whole number as Tempo reads its numeric parameters (Go's strconv: decimal digits only), an empty
+ * one being absent as in Tempo. z.coerce read `end=` as 0 (a search ending in 1970: no traces, as
+ * if nothing matched) and `0x10` or `1e3` as numbers.
+ */
+const whole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().regex(/^\d+$/, 'expected a whole number (decimal digits)').transform(Number).pipe(z.number().min(min).max(max)).optional(),
+  );
+const epochSeconds = whole(0);
+const traceParams = z.object({ start: epochSeconds, end: epochSeconds }).loose();
 const searchParams = z.object({
   q: z.string().max(4096).optional(),
   tags: z.string().max(4096).optional(),
-  start: epochSeconds.optional(),
-  end: epochSeconds.optional(),
-  limit: z.coerce.number().int().min(1).max(1000).optional(),
-  spss: z.coerce.number().int().min(0).optional(),
+  start: epochSeconds,
+  end: epochSeconds,
+  limit: whole(1, 1000),
+  spss: whole(0),
   minDuration: z.string().optional(),
   maxDuration: z.string().optional(),
 }).loose();
-const tagParams = z.object({ scope: z.string().optional(), q: z.string().max(4096).optional(), limit: z.coerce.number().int().min(1).max(1000).optional() }).loose();
+const tagParams = z.object({ scope: z.string().optional(), q: z.string().max(4096).optional(), limit: whole(1, 1000) }).loose();
 
 interface Context {
   readonly store: Store;

@@ -515,5 +515,25 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await consistent();
       expect(await tombstones()).toEqual(before);
     });
+
+    it('reads query parameters strictly: times in ISO-8601 only, a repeated parameter named, Tempo numbers as Tempo reads them', async () => {
+      // Date.parse alone took V8's legacy forms: "1,2" was 2001-01-02, "%00" 2000-01-01.
+      await bad('/api/sessions?from=1,2', /^query\.from: not a time \(epoch ms or ISO-8601\): "1,2"$/);
+      await bad('/api/sessions?to=abc%201', /^query\.to: not a time/);
+      await bad('/api/stats?from=%2500&to=1', /^query\.from: not a time/);
+      expect((await ok('/api/sessions?from=2020-01-01&to=2100-01-01T00:00:00.000Z&limit=1000')).sessions).toHaveLength(live.length);
+      // Given twice where one value is expected: zod said "Invalid input".
+      await bad('/api/sessions?from=1&from=2', /^query\.from: given 2 times: give it once$/);
+      await bad('/api/orphans?step=a&step=b&step=c', /^query\.step: given 3 times: give it once$/);
+      await bad('/api/search?minDuration=1s&minDuration=2s', /^query\.minDuration: given 2 times: give it once$/);
+      // Tempo takes an empty parameter as absent (z.coerce read end= as 0: a search ending in 1970) and only decimal digits.
+      const unbounded = await ok('/api/search?limit=1000');
+      expect(unbounded.traces).toHaveLength(live.length);
+      expect(await ok('/api/search?start=&end=&limit=')).toEqual(await ok('/api/search'));
+      expect(await ok('/api/search?start=0&end=&limit=1000')).toEqual(unbounded);
+      await bad('/api/search?end=0x10', /^query\.end: expected a whole number \(decimal digits\)$/);
+      await bad('/api/search?limit=1e3', /^query\.limit: expected a whole number/);
+      await bad('/api/search/tags?limit=0', /^query\.limit: Too small/);
+    });
   });
 }
