@@ -60,7 +60,7 @@ export function searchQueryOf(raw: Record<string, unknown>): SearchQuery {
     } else {
       if (values.length !== 1) throw badRequest(`${name}: give it once`);
       const bounds = ranges.get(field) ?? {};
-      bounds[op] = numberOrText(values[0]!);
+      bounds[op] = numberOrText(name, values[0]!);
       ranges.set(field, bounds);
     }
   }
@@ -91,8 +91,10 @@ export function searchQueryOf(raw: Record<string, unknown>): SearchQuery {
   return query;
 }
 
-function numberOrText(value: string): number | string {
+function numberOrText(name: string, value: string): number | string {
   const n = Number(value);
+  // `1e400` is a number too large for a double, not text: compared as text it matched "4.99" (> "1e400").
+  if (value.trim() !== '' && !Number.isNaN(n) && !Number.isFinite(n)) throw badRequest(`${name}: ${value} is out of the range of numbers`);
   return value.trim() !== '' && Number.isFinite(n) ? n : value;
 }
 

@@ -103,7 +103,10 @@ function tokenize(text: string): Token[] {
         i += word.length;
         continue;
       }
-      out.push({ t: 'number', v: Number(num[0]), at: i });
+      const n = Number(num[0]);
+      // 1e400 reads as Infinity: compared as such it matched nothing (=) or failed in the store (>).
+      if (!Number.isFinite(n)) throw syntax(`${num[0]} at ${i + 1} is out of the range of numbers`);
+      out.push({ t: 'number', v: n, at: i });
       i += num[0].length;
       continue;
     }

@@ -535,5 +535,14 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
       await bad('/api/search?limit=1e3', /^query\.limit: expected a whole number/);
       await bad('/api/search/tags?limit=0', /^query\.limit: Too small/);
     });
+
+    it('refuses a number beyond a double instead of comparing it as text or as Infinity', async () => {
+      // As text, "4.99" > "1e400": every session with an amount matched amount > 1e400.
+      await bad('/api/sessions?f.amount.gt=1e400', /^f\.amount\.gt: 1e400 is out of the range of numbers$/);
+      for (const route of ['/api/sessions', '/api/search']) {
+        await bad(`${route}?q=${encodeURIComponent('{ .amount = 1e400 }')}`, /^TraceQL: 1e400 at 13 is out of the range of numbers$/);
+        await bad(`${route}?q=${encodeURIComponent('{ .amount > -1e400 }')}`, /^TraceQL: -1e400 at 13 is out of the range of numbers$/);
+      }
+    });
   });
 }
