@@ -75,6 +75,7 @@ function reasonOf(status: number): string {
     case 406: return 'not_acceptable';
     case 409: return 'conflict';
     case 413: return 'payload_too_large';
+    case 414: return 'uri_too_long';
     case 415: return 'unsupported_media_type';
     default: return status < 500 ? 'client_error' : 'internal';
   }

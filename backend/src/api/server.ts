@@ -24,6 +24,9 @@ export async function buildServer(options: ApiOptions): Promise<FastifyInstance>
     // Keyset cursors and TraceQL travel in the query string; keep URLs bounded all the same.
     routerOptions: { maxParamLength: 512 },
     return503OnClosing: true,
+    // A path fastify's router refuses (bad percent-encoding, a parameter over maxParamLength) is
+    // answered before any route: without this, in fastify's own shape rather than { error, message }.
+    frameworkErrors: errorHandler,
   } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
   app.setErrorHandler(errorHandler);
   drainAbandonedOnClose(app);

@@ -544,5 +544,14 @@ export function apiContract(open: () => Promise<{ url: string; cleanup: () => Pr
         await bad(`${route}?q=${encodeURIComponent('{ .amount > -1e400 }')}`, /^TraceQL: -1e400 at 13 is out of the range of numbers$/);
       }
     });
+
+    it('answers a path the router refuses in the API\'s error shape', async () => {
+      const badUrl = await get('/api/sessions/%FF');
+      expect(badUrl.statusCode).toBe(400);
+      expect(badUrl.json()).toEqual({ error: 'bad_request', message: "'/api/sessions/%FF' is not a valid url component" });
+      const long = await get(`/api/sessions/${'x'.repeat(600)}`);
+      expect(long.statusCode).toBe(414);
+      expect(long.json()).toEqual({ error: 'uri_too_long', message: expect.stringMatching(/is exceeding the max param length$/) });
+    });
   });
 }
