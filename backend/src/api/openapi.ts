@@ -85,7 +85,7 @@ export const openApiDocument = {
       },
     },
     '/api/sessions/{id}/unmerge': {
-      post: { summary: 'Undo the operator merges into the session', parameters: [p('id', 'Session id')], responses: { '200': json('{ session, restored }'), ...errors, ...notFound, '409': json('Nothing to undo', { $ref: '#/components/schemas/Error' }) } },
+      post: { summary: 'Undo the operator merges into the session', parameters: [p('id', 'Session id')], responses: { '200': json('{ session, restored }'), ...errors, ...notFound, '409': json('Nothing to undo, or the session was since merged into another (unmerge that one first)', { $ref: '#/components/schemas/Error' }) } },
     },
     '/api/orphans': {
       get: {
