@@ -53,6 +53,12 @@ describe('template loading', () => {
     expect(issues[0]).toMatchObject({ line: 3, message: expect.stringMatching(/unique/) });
   });
 
+  it('reports a YAML alias bomb (anchors of anchors) as an issue of the file, without expanding it', () => {
+    const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 9; i++) levels.push(`l${i}: &l${i} [${Array(9).fill(i === 1 ? '*a' : `*l${i - 1}`).join(', ')}]`);
+    expect(issuesOf(levels.join('\n'))).toEqual([expect.objectContaining({ file: 'bad.yaml', path: '', message: expect.stringMatching(/alias/i) })]);
+  });
+
   it('gives the line of each problem in YAML', () => {
     const issues = issuesOf(MINI.replace("disorder: 30s", "disorder: 30 s"));
     expect(issues).toEqual([expect.objectContaining({ path: 'sources.client.disorder', line: 5 })]);

@@ -58,15 +58,7 @@ function summaryOf(record: TemplateRecord) {
 
 /** Compiles or answers 400 with the template's issues (file, path, line, message). */
 function compile(text: string, file: string): CompiledTemplate {
-  try {
-    return parseTemplate(text, file);
-  } catch (error) {
-    // The YAML library refuses to expand an alias bomb ("billion laughs": anchors of anchors) with a
-    // ReferenceError of its own, thrown while the text becomes a document: the text's fault, so one
-    // of its issues (and `valid: false` from /validate), not a 500.
-    if (error instanceof ReferenceError && /alias/i.test(error.message)) throw new TemplateError([{ file, path: '', message: error.message }]);
-    throw error;
-  }
+  return parseTemplate(text, file);
 }
 
 export const templateRoutes: FastifyPluginAsync<Context> = async (app, { store, catalog, hooks }) => {

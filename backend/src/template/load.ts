@@ -16,8 +16,18 @@ export function parseTemplate(text: string, file = '<template>'): CompiledTempla
       line: lines.linePos(e.pos[0]).line,
     })));
   }
+  let value: unknown;
   try {
-    return compileTemplate(doc.toJSON(), file);
+    value = doc.toJSON();
+  } catch (error) {
+    // The YAML library refuses to expand an alias bomb ("billion laughs": anchors of anchors) with a
+    // ReferenceError of its own, thrown while the document becomes a value: the text's fault, so
+    // an issue of the template like any other, not a crash of whoever loads it.
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) throw new TemplateError([{ file, path: '', message: error.message }]);
+    throw error;
+  }
+  try {
+    return compileTemplate(value, file);
   } catch (error) {
     if (!(error instanceof TemplateError)) throw error;
     throw new TemplateError(error.issues.map((issue) => withLine(issue, doc, lines)));
