@@ -73,6 +73,11 @@ const DAY = 86_400_000;
 const BEGIN = Date.parse('2025-11-01T00:00:00Z');
 const USERS = Math.max(1, Math.floor(N / 20));
 
+/**
+ * The time range Grafana's Tempo datasource sends with a trace by id (start/end in epoch seconds,
+ * with its time shift; validated by the server): the bench asks the way Grafana asks.
+ */
+const TRACE_RANGE = `?start=${Math.floor(BEGIN / 1000) - 3600}&end=${Math.floor((BEGIN + 366 * DAY) / 1000) + 3600}`;
 const idOf = (i: number): string => hash64(`bench-api\u0000${i}`);
 const userOf = (i: number): string => `u${(i * 7919) % USERS}`;
 
@@ -235,7 +240,7 @@ local function pick()
 end
 local function trace()
   local i = pick()
-  return wrk.format("GET", "/api/v2/traces/" .. string.sub(ids, i * 33 + 1, i * 33 + 32),
+  return wrk.format("GET", "/api/v2/traces/" .. string.sub(ids, i * 33 + 1, i * 33 + 32) .. "${TRACE_RANGE}",
     { ["accept"] = "application/protobuf", ["authorization"] = "Bearer " .. token })
 end
 local function search()
@@ -299,7 +304,7 @@ async function client(url: string, kind: string, seconds: number): Promise<void>
   const cpu0 = process.cpuUsage();
   let k = 0;
   const pick = () => Math.floor(Math.random() * N);
-  const trace = () => ({ method: 'GET' as const, path: `/api/v2/traces/${traceIdOf(idOf(pick()))}`, headers: { accept: 'application/protobuf', authorization: `Bearer ${TOKEN}` } });
+  const trace = () => ({ method: 'GET' as const, path: `/api/v2/traces/${traceIdOf(idOf(pick()))}${TRACE_RANGE}`, headers: { accept: 'application/protobuf', authorization: `Bearer ${TOKEN}` } });
   const search = () => {
     const q = `{ .user_id = "${userOf(pick())}" && .verdict = "ok" }`;
     return { method: 'GET' as const, path: `/api/search?q=${encodeURIComponent(q)}&limit=20&spss=3`, headers: { authorization: `Bearer ${TOKEN}` } };
