@@ -47,7 +47,17 @@ export function inOrder(range: { readonly from?: number | undefined; readonly to
   }
 }
 
-export const limit = (max: number) => z.coerce.number().int().min(1).max(max);
+/**
+ * A whole number given as a query parameter: decimal digits only, an empty one being absent (as
+ * Tempo reads its parameters). z.coerce read `end=` as 0 (a Tempo search ending in 1970: no traces,
+ * as if nothing matched) and `0x10` or `1e3` as numbers.
+ */
+export const whole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().regex(/^\d+$/, 'expected a whole number (decimal digits)').transform(Number).pipe(z.number().min(min).max(max)).optional(),
+  );
+export const limit = (max: number) => whole(1, max);
 export const severity = z.enum(SEVERITIES);
 export const status = z.enum(['open', 'final', 'merged']);
 export const sessionId = z.string().min(1).max(128);

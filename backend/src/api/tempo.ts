@@ -5,6 +5,7 @@ import { SEVERITIES } from '../template/index.js';
 import { fieldAttributeName, rootSpanIdOf, traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { badRequest, notFound, parseInput } from './errors.js';
+import { whole } from './params.js';
 import { attributeOf, goDurationMs, parseTraceQL, traceQLToSearch, type Attribute, type TraceQLQuery } from './traceql.js';
 import { storedOfTrace, type TraceResponses } from './traces.js';
 
@@ -19,16 +20,8 @@ export const TEMPO_API_VERSION = '2.6.0';
 
 const PROTOBUF = /application\/(x-)?protobuf/;
 
-/**
- * A whole number as Tempo reads its numeric parameters (Go's strconv: decimal digits only), an empty
- * one being absent as in Tempo. z.coerce read `end=` as 0 (a search ending in 1970: no traces, as
- * if nothing matched) and `0x10` or `1e3` as numbers.
- */
-const whole = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z.preprocess(
-    (v) => (v === '' ? undefined : v),
-    z.string().regex(/^\d+$/, 'expected a whole number (decimal digits)').transform(Number).pipe(z.number().min(min).max(max)).optional(),
-  );
+// Tempo reads its numeric parameters with Go's strconv (decimal digits only) and an empty one as
+// absent: `whole` does the same.
 const epochSeconds = whole(0);
 const traceParams = z.object({ start: epochSeconds, end: epochSeconds }).loose();
 const searchParams = z.object({
