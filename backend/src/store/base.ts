@@ -26,9 +26,12 @@ import {
   type StatsRowData,
   type SummaryRowData,
 } from './queries.js';
+import { guardOf, type WriteGuard } from './guard.js';
 import {
   LOOKUP_LIMIT,
+  StoreInputError,
   StoreQueryError,
+  type OperatorChange,
   type BriefPage,
   type FieldValuesOptions,
   type FieldValuesResult,
@@ -141,8 +144,12 @@ export abstract class SqlStore implements Store {
   protected selectPage(sql: string, params: readonly unknown[]): Promise<Row[]> {
     return this.select(sql, params);
   }
-  /** Writes one batch (≤ maxTransactionSessions, one id once) in one transaction. */
-  protected abstract writeBatch(batch: readonly PreparedSession[]): Promise<void>;
+  /**
+   * Writes one batch (≤ maxTransactionSessions, one id once) in one transaction. With a `guard`,
+   * the transaction first finds every expected version under lock (or throws StoreConflictError,
+   * writing nothing) and writes the guard's merge records with the sessions.
+   */
+  protected abstract writeBatch(batch: readonly PreparedSession[], guard?: WriteGuard): Promise<void>;
 
   abstract migrate(): Promise<void>;
   abstract recordOrphans(orphans: readonly OrphanDoc[]): Promise<void>;
@@ -163,6 +170,18 @@ export abstract class SqlStore implements Store {
       await this.writeBatch(prepared.slice(i, i + this.maxTransactionSessions));
     }
     this.stats_.upsertBatches++;
+  }
+
+  async replaceIfUnchanged(change: OperatorChange): Promise<void> {
+    const now = Date.now();
+    const guard = guardOf(change, now);
+    const prepared = prepareBatch(change.sessions, now);
+    // Split, the check would hold for each part only: a conflict found in the second would leave the first written.
+    if (prepared.length > this.maxTransactionSessions) {
+      throw new StoreInputError(`operator change: ${prepared.length} sessions do not fit one transaction (at most ${this.maxTransactionSessions})`);
+    }
+    for (const p of prepared) this.stats_.valuesNormalised += p.notes.length;
+    await this.writeBatch(prepared, guard);
   }
 
   async lookup(lookup: Lookup): Promise<SessionDoc[]> {

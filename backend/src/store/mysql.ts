@@ -24,6 +24,7 @@ import {
   type PreparedSession,
 } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
+import { requireUnchanged, type WriteGuard } from './guard.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
@@ -171,6 +172,11 @@ const SESSION_UPDATE_TAIL =
   SESSION_COLUMNS.slice(1)
     .map((c) => `${c} = VALUES(${c})`)
     .join(', ');
+
+/** Records operator merges (absorbed_id, survivor_id, absorbed_json, merged_ms); the same absorbed session again replaces its record. */
+const RECORD_MERGE_HEAD = 'INSERT INTO operator_merges (absorbed_id, survivor_id, absorbed_json, merged_ms) VALUES ';
+const RECORD_MERGE_TAIL =
+  ' ON DUPLICATE KEY UPDATE survivor_id = VALUES(survivor_id), absorbed_json = VALUES(absorbed_json), merged_ms = VALUES(merged_ms)';
 
 /** Strings whose quoted form would depend on the sql_mode (NO_BACKSLASH_ESCAPES), or hold NUL. */
 const NEEDS_HEX = /[\\\0]/;
@@ -524,8 +530,8 @@ export class MysqlStore extends SqlStore {
     return out;
   }
 
-  protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
-    const plan = await this.run('upsert', (c) => this.writeIn(c, batch), 'inline', true);
+  protected async writeBatch(batch: readonly PreparedSession[], guard?: WriteGuard): Promise<void> {
+    const plan = await this.run('upsert', (c) => this.writeIn(c, batch, guard), 'inline', true);
     this.stats_.sessionsWritten += plan.writes.length;
     this.stats_.sessionsStale += plan.stale;
     this.stats_.fieldRowsWritten += plan.fieldInserts.length;
@@ -539,8 +545,9 @@ export class MysqlStore extends SqlStore {
    * write. Values go into the text as literals (strings as UTF-8 hex, see `literal`), so nothing
    * depends on escaping rules or the server's sql_mode.
    */
-  private async writeIn(c: Conn, batch: readonly PreparedSession[]): Promise<UpsertPlan> {
-    const ids = batch.map((p) => p.row.id).sort();
+  private async writeIn(c: Conn, batch: readonly PreparedSession[], guard?: WriteGuard): Promise<UpsertPlan> {
+    // A guard's ids are locked with the batch's (those only read as well), in one id order.
+    const ids = [...new Set([...batch.map((p) => p.row.id), ...(guard?.expected.keys() ?? [])])].sort();
     const reads = ['START TRANSACTION'];
     for (const piece of pieces(ids, LADDER)) {
       reads.push(`SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id IN (${piece.map(literal).join(', ')}) FOR UPDATE`);
@@ -548,6 +555,10 @@ export class MysqlStore extends SqlStore {
     const results = await multiQuery(c, reads);
     const existing = new Map<string, ExistingState>();
     for (const rows of results.slice(1) as Row[][]) for (const r of rows) existing.set(String(r.id), existingOf(r));
+    // Thrown here, the transaction is rolled back by `run` before anything was written. An expected
+    // absent id is not locked (nothing to lock): a concurrent insert of it fails this transaction's
+    // INSERT on the duplicate key, and the retry finds it stored.
+    if (guard !== undefined) requireUnchanged(guard, (id) => existing.get(id)?.version ?? null);
     const plan = planUpsert(batch, existing);
 
     const writes: string[] = [];
@@ -578,6 +589,10 @@ export class MysqlStore extends SqlStore {
     // The history gets one row per version written here (see UpsertPlan.writes): the versions the
     // batch coalesced away were never stored, so they are not history either.
     insert(`INSERT INTO session_versions (${VERSION_COLUMNS.join(', ')}) VALUES `, plan.writes, versionValues, ' ON DUPLICATE KEY UPDATE session_id = session_id');
+    if (guard !== undefined) {
+      insert(RECORD_MERGE_HEAD, guard.recordMerges, (m) => [m.absorbed.id, m.survivorId, JSON.stringify(m.absorbed), guard.mergedAt], RECORD_MERGE_TAIL);
+      if (guard.deleteMerges.length > 0) writes.push(`DELETE FROM operator_merges WHERE absorbed_id IN (${guard.deleteMerges.map(literal).join(', ')})`);
+    }
     writes.push('COMMIT');
     await multiQuery(c, writes);
     return plan;
@@ -668,12 +683,7 @@ export class MysqlStore extends SqlStore {
     await this.run(
       'merge',
       (c) =>
-        exec(
-          c,
-          'INSERT INTO operator_merges (absorbed_id, survivor_id, absorbed_json, merged_ms) VALUES (?, ?, ?, ?) ' +
-            'ON DUPLICATE KEY UPDATE survivor_id = VALUES(survivor_id), absorbed_json = VALUES(absorbed_json), merged_ms = VALUES(merged_ms)',
-          [absorbed.id, survivorId, JSON.stringify(absorbed), Date.now()],
-        ),
+        exec(c, `${RECORD_MERGE_HEAD}(?, ?, ?, ?)${RECORD_MERGE_TAIL}`, [absorbed.id, survivorId, JSON.stringify(absorbed), Date.now()]),
       false,
     );
   }

@@ -4,10 +4,16 @@ import { SqlStore, VERSION_COLUMNS, versionValues, checkTemplateId, checkTemplat
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, orphanDocOf, sqliteDialect, type OrphanRowData } from './queries.js';
+import { requireUnchanged, type WriteGuard } from './guard.js';
 import { backoffMs, describeError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE, SCHEMA_VERSION } from './schema.js';
 import type { StoreOptions, TemplateRecord } from './types.js';
 
+/** Records an operator merge (absorbed_id, survivor_id, absorbed_json, merged_ms); the same absorbed session again replaces it. */
+const RECORD_MERGE =
+  'INSERT INTO operator_merges (absorbed_id, survivor_id, absorbed_json, merged_ms) VALUES (?, ?, ?, ?) ' +
+  'ON CONFLICT (absorbed_id) DO UPDATE SET survivor_id = excluded.survivor_id, absorbed_json = excluded.absorbed_json, merged_ms = excluded.merged_ms';
+const DELETE_MERGE = 'DELETE FROM operator_merges WHERE absorbed_id = ?';
 
 /**
  * The embedded default: one SQLite file (or `:memory:`) through better-sqlite3, in WAL mode.
@@ -78,7 +84,7 @@ export class SqliteStore extends SqlStore {
     return this.retrying('query', () => this.stmt(sql).all(...params) as Row[]);
   }
 
-  protected async writeBatch(batch: readonly PreparedSession[]): Promise<void> {
+  protected async writeBatch(batch: readonly PreparedSession[], guard?: WriteGuard): Promise<void> {
     const tx = this.db.transaction((): UpsertPlan => {
       const read = this.stmt(
         `SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id = ?`,
@@ -88,6 +94,14 @@ export class SqliteStore extends SqlStore {
         const r = read.get(p.row.id) as Row | undefined;
         if (r === undefined) continue;
         existing.set(p.row.id, existingOf(r));
+      }
+      // BEGIN IMMEDIATE holds the database's write lock: no other process writes between this check and the commit.
+      if (guard !== undefined) {
+        const version = this.stmt('SELECT version FROM sessions WHERE id = ?');
+        requireUnchanged(guard, (id) => {
+          const r = version.get(id) as Row | undefined;
+          return r === undefined ? null : Number(r.version);
+        });
       }
       const plan = planUpsert(batch, existing);
       const insert = this.stmt(
@@ -123,6 +137,10 @@ export class SqliteStore extends SqlStore {
       );
       for (const p of plan.inserts) version.run(...versionValues(p));
       for (const p of plan.updates) version.run(...versionValues(p));
+      if (guard !== undefined) {
+        for (const m of guard.recordMerges) this.stmt(RECORD_MERGE).run(m.absorbed.id, m.survivorId, JSON.stringify(m.absorbed), guard.mergedAt);
+        for (const id of guard.deleteMerges) this.stmt(DELETE_MERGE).run(id);
+      }
       return plan;
     });
     const plan = await this.retrying('upsert', () => tx.immediate());
@@ -185,16 +203,11 @@ export class SqliteStore extends SqlStore {
   }
 
   async recordMerge(survivorId: string, absorbed: SessionDoc): Promise<void> {
-    await this.retrying('merge', () =>
-      this.stmt(
-        'INSERT INTO operator_merges (absorbed_id, survivor_id, absorbed_json, merged_ms) VALUES (?, ?, ?, ?) ' +
-          'ON CONFLICT (absorbed_id) DO UPDATE SET survivor_id = excluded.survivor_id, absorbed_json = excluded.absorbed_json, merged_ms = excluded.merged_ms',
-      ).run(absorbed.id, survivorId, JSON.stringify(absorbed), Date.now()),
-    );
+    await this.retrying('merge', () => this.stmt(RECORD_MERGE).run(absorbed.id, survivorId, JSON.stringify(absorbed), Date.now()));
   }
 
   async deleteMerge(absorbedId: string): Promise<void> {
-    await this.retrying('unmerge', () => this.stmt('DELETE FROM operator_merges WHERE absorbed_id = ?').run(absorbedId));
+    await this.retrying('unmerge', () => this.stmt(DELETE_MERGE).run(absorbedId));
   }
 
   async ping(): Promise<void> {

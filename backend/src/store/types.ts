@@ -68,6 +68,19 @@ export interface Store {
   merges(survivorId: string): Promise<OperatorMerge[]>;
   /** Forgets the operator merge of `absorbedId` (after an unmerge restored it). */
   deleteMerge(absorbedId: string): Promise<void>;
+  /**
+   * An operator's change (a merge, an unmerge) as one transaction, applied only if the sessions it
+   * was computed from are unchanged: under lock, each id of `change.expected` must still be stored
+   * at the version read (or still be absent, for `null`). If so, the sessions are upserted (fields,
+   * rollups and history move as with {@link upsertSessions}) and the merge records are recorded and
+   * deleted; if not, nothing is written and a {@link StoreConflictError} names the sessions that
+   * moved (a concurrent merge or unmerge from any process, or a new version fired by the engine).
+   * A malformed change (see {@link OperatorChange}) throws {@link StoreInputError} before any
+   * write. Transient failures are retried as for upserts; a retry after a commit whose
+   * acknowledgement was lost finds the versions moved (by this very write) and reports a conflict:
+   * the caller's retry then sees the change done.
+   */
+  replaceIfUnchanged(change: OperatorChange): Promise<void>;
 
   /** Stores a template's source text; the revision rises only when the text changes. */
   saveTemplate(id: string, text: string): Promise<TemplateRecord>;
@@ -335,6 +348,56 @@ export interface OperatorMerge {
   readonly survivorId: string;
   readonly absorbed: SessionDoc;
   readonly mergedAt: number;
+}
+
+/**
+ * What {@link Store.replaceIfUnchanged} writes, and the versions it was computed from. Every session
+ * written must have been read: its id is in `expected` and its new version is above the one read.
+ * Merge records move only with the sessions they link: a recorded merge's survivor and absorbed
+ * session, and a deleted merge's absorbed session, are among `sessions`; a recorded `absorbed` is
+ * the absorbed session as read (its version is the expected one).
+ */
+export interface OperatorChange {
+  /** Session id → version read (`null`: read as not stored). Ids only read may be listed too. */
+  readonly expected: ReadonlyMap<string, number | null>;
+  /** The new versions, one per id (at most {@link StoreOptions.maxTransactionSessions}). */
+  readonly sessions: readonly SessionDoc[];
+  /** Operator merges to record (as {@link Store.recordMerge} does). */
+  readonly recordMerges?: readonly MergeRecord[];
+  /** Absorbed session ids whose operator merge to forget (as {@link Store.deleteMerge} does). */
+  readonly deleteMerges?: readonly string[];
+}
+
+/** An operator merge to record: `absorbed` as it was before the merge, folded into `survivorId`. */
+export interface MergeRecord {
+  readonly survivorId: string;
+  readonly absorbed: SessionDoc;
+}
+
+/** A session whose stored version is not the one an {@link OperatorChange} was computed from. */
+export interface MovedSession {
+  readonly id: string;
+  /** The version read (`null`: not stored then). */
+  readonly expected: number | null;
+  /** The version stored now (`null`: not stored). */
+  readonly stored: number | null;
+}
+
+/**
+ * An {@link OperatorChange} found sessions changed since they were read: nothing was written. The
+ * API maps it to 409 (read again, retry).
+ */
+export class StoreConflictError extends Error {
+  override readonly name = 'StoreConflictError';
+  constructor(readonly moved: readonly MovedSession[]) {
+    super(
+      `sessions changed since they were read: ${moved.map((m) => `${m.id} (read at version ${m.expected ?? 'none'}, now ${m.stored ?? 'none'})`).join(', ')}`,
+    );
+  }
+  /** The ids of the sessions that moved. */
+  get ids(): string[] {
+    return this.moved.map((m) => m.id);
+  }
 }
 
 /** A query the store refuses (bad cursor, bad bounds): the API maps it to 400. */

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FieldValue, SessionDoc, SessionStatus } from '../../src/engine/types.js';
-import { StoreQueryError, type SearchQuery, type SessionSummary, type Store } from '../../src/store/index.js';
+import { StoreConflictError, StoreInputError, StoreQueryError, type OperatorChange, type SearchQuery, type SessionSummary, type Store } from '../../src/store/index.js';
 import type { SqlStore } from '../../src/store/base.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../src/store/schema.js';
 import {
@@ -940,6 +940,141 @@ export function contractSuite(makeHarness: () => Promise<Harness>): void {
       await store.deleteMerge('m3');
       expect(await store.merges('m1')).toEqual([]);
       expect((await store.merges('m9')).map((m) => m.absorbed.id)).toEqual(['m2']);
+    });
+  });
+
+  describe('operator changes applied only if unchanged (replaceIfUnchanged)', () => {
+    /** Everything a change may touch: sessions, fields, rollups, history, merge records. */
+    const everything = async () => ({
+      ...((await snapshot(h)) as object),
+      versions: await h.sql('SELECT session_id, version, status, verdict FROM session_versions ORDER BY session_id, version'),
+      merges: await h.sql('SELECT absorbed_id, survivor_id, absorbed_json FROM operator_merges ORDER BY absorbed_id'),
+    });
+    /** A merge of `absorbed` into `survivor` as the API computes it, from the versions given. */
+    const mergeOf = (survivor: SessionDoc, absorbed: SessionDoc): OperatorChange => ({
+      expected: new Map([
+        [survivor.id, survivor.version],
+        [absorbed.id, absorbed.version],
+      ]),
+      sessions: [
+        { ...survivor, version: survivor.version + 1, verdict: 'merged-ok', fields: { amount: 9 }, events: [...survivor.events, ...absorbed.events] },
+        { ...absorbed, version: absorbed.version + 1, status: 'merged', mergedInto: survivor.id, events: [] },
+      ],
+      recordMerges: [{ survivorId: survivor.id, absorbed }],
+    });
+
+    it('writes sessions, fields, rollups, history and the merge record together when the versions read are still stored', async () => {
+      const a = session('c1', { fields: { amount: 1 } });
+      const b = session('c2', { verdict: 'late', severity: 'warning', fields: { amount: 2 } });
+      await store.upsertSessions([a, b]);
+      await store.replaceIfUnchanged(mergeOf(a, b));
+      expect(await store.getSession('c1')).toMatchObject({ version: 2, verdict: 'merged-ok', fields: { amount: 9 } });
+      expect((await store.getSession('c1'))!.events).toHaveLength(2);
+      expect(await store.getSession('c2')).toMatchObject({ version: 2, status: 'merged', mergedInto: 'c1', events: [] });
+      expect((await store.merges('c1')).map((m) => m.absorbed)).toEqual([b]);
+      expect((await store.history('c2')).map((v) => [v.version, v.status])).toEqual([
+        [1, 'final'],
+        [2, 'merged'],
+      ]);
+      // The tombstone left the rollups, the survivor moved to its new verdict.
+      expect((await store.stats({ from: T0 - DAY, to: T0 + DAY, bucket: '1d' })).map((r) => [r.verdict, r.count])).toEqual([['merged-ok', 1]]);
+      await expectConsistent(h);
+
+      // The unmerge: the absorbed session restored, the survivor reverted, the record deleted.
+      await store.replaceIfUnchanged({
+        expected: new Map([
+          ['c1', 2],
+          ['c2', 2],
+        ]),
+        sessions: [
+          { ...a, version: 3 },
+          { ...b, version: 3 },
+        ],
+        deleteMerges: ['c2'],
+      });
+      expect(await store.merges('c1')).toEqual([]);
+      expect(await store.getSession('c2')).toEqual({ ...b, version: 3 });
+      expect((await store.stats({ from: T0 - DAY, to: T0 + DAY, bucket: '1d' })).map((r) => [r.verdict, r.count]).sort()).toEqual([
+        ['late', 1],
+        ['ok', 1],
+      ]);
+      await expectConsistent(h);
+    });
+
+    it('writes nothing and names the sessions that moved when a version read is no longer stored', async () => {
+      const a = session('c1', { fields: { amount: 1 } });
+      const b = session('c2', { fields: { amount: 2 } });
+      await store.upsertSessions([a, b, session('c3')]);
+      await store.recordMerge('c1', session('c3')); // an earlier merge, which the stale unmerge below would forget
+      // Another writer (the engine, another server) stored c1's next version after the change read version 1.
+      await store.upsertSessions([{ ...a, version: 2, verdict: 'late', fields: { amount: 5 } }]);
+      const before = await everything();
+
+      const stale = mergeOf(a, b);
+      const error = await store.replaceIfUnchanged({ ...stale, deleteMerges: ['c2'] }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(StoreConflictError);
+      expect((error as StoreConflictError).moved).toEqual([{ id: 'c1', expected: 1, stored: 2 }]);
+      expect((error as StoreConflictError).ids).toEqual(['c1']);
+      expect(await everything()).toEqual(before);
+
+      // Read as absent but stored now, read as stored but absent now: both conflicts, nothing written.
+      const absent = store.replaceIfUnchanged({ expected: new Map([['c3', null]]), sessions: [{ ...session('c3'), version: 7 }] });
+      await expect(absent).rejects.toMatchObject({ name: 'StoreConflictError', moved: [{ id: 'c3', expected: null, stored: 1 }] });
+      const gone = store.replaceIfUnchanged({ expected: new Map([['c9', 4]]), sessions: [{ ...session('c9'), version: 5 }] });
+      await expect(gone).rejects.toMatchObject({ name: 'StoreConflictError', moved: [{ id: 'c9', expected: 4, stored: null }] });
+      // An id only read counts as much as one written.
+      const readOnly = { ...mergeOf(b, session('c3')), expected: new Map([['c2', 1], ['c3', 1], ['c1', 1]]) };
+      await expect(store.replaceIfUnchanged(readOnly)).rejects.toMatchObject({ moved: [{ id: 'c1', expected: 1, stored: 2 }] });
+      expect(await everything()).toEqual(before);
+      await expectConsistent(h);
+    });
+
+    it('refuses a change that could half apply or record a merge without its sessions, before writing', async () => {
+      const a = session('c1');
+      const b = session('c2');
+      await store.upsertSessions([a, b]);
+      const before = await everything();
+      const good = mergeOf(a, b);
+      const refusals: [OperatorChange, RegExp][] = [
+        [{ ...good, expected: new Map([['c1', 1]]) }, /session c2 is written but its version read is not given/],
+        [{ ...good, sessions: [good.sessions[0]!, { ...good.sessions[1]!, version: 1 }] }, /session c2 is written at version 1, not above the version read \(1\)/],
+        [{ ...good, sessions: [good.sessions[0]!, good.sessions[0]!] }, /session c1 is written twice/],
+        [{ ...good, sessions: [good.sessions[0]!] }, /merge of c2 into c1: session c2 is not written with it/],
+        [{ ...good, recordMerges: [{ survivorId: 'c1', absorbed: { ...b, version: 0 } }] }, /the absorbed session recorded is version 0, not the version read \(1\)/],
+        [{ ...good, deleteMerges: ['c7'] }, /the merge of c7 is deleted but session c7 is not written with it/],
+        [{ ...good, sessions: [] }, /no session to write/],
+        [{ ...good, expected: { c1: 1, c2: 1 } as never }, /expected must be a Map/],
+      ];
+      for (const [change, message] of refusals) {
+        const attempt = store.replaceIfUnchanged(change);
+        await expect(attempt, String(message)).rejects.toBeInstanceOf(StoreInputError);
+        await expect(attempt, String(message)).rejects.toThrow(message);
+      }
+      expect(await everything()).toEqual(before);
+    });
+
+    it('lets exactly one of two stores (two processes) apply changes computed from the same versions', async () => {
+      const other = await h.open();
+      for (let round = 0; round < 5; round++) {
+        await h.reset();
+        const [a, b, c] = [session('r1'), session('r2'), session('r3')];
+        await store.upsertSessions([a, b, c]);
+        // c into a and c into b, both computed from c at version 1.
+        const outcomes = await Promise.allSettled([store.replaceIfUnchanged(mergeOf(a, c)), other.replaceIfUnchanged(mergeOf(b, c))]);
+        expect(outcomes.map((o) => o.status).sort(), `round ${round}`).toEqual(['fulfilled', 'rejected']);
+        const lost = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+        expect(lost.reason).toBeInstanceOf(StoreConflictError);
+        const survivor = (await store.getSession('r3'))!.mergedInto!;
+        const loser = survivor === 'r1' ? 'r2' : 'r1';
+        expect((await store.getSession(survivor))!.events).toHaveLength(2);
+        expect(await store.getSession(loser)).toMatchObject({ version: 1, events: [session(loser).events[0]] });
+        expect((await store.merges(survivor)).map((m) => m.absorbed.id)).toEqual(['r3']);
+        expect(await store.merges(loser)).toEqual([]);
+        await expectConsistent(h);
+      }
     });
   });
 
