@@ -1,7 +1,7 @@
 import { evaluate } from '../engine/evaluate.js';
 import { SessionState, type HeldEvent } from '../engine/session.js';
 import { plainEvent, type EventDoc, type SessionDoc } from '../engine/types.js';
-import type { Store } from '../store/index.js';
+import { StoreConflictError, type OperatorChange, type Store } from '../store/index.js';
 import type { CompiledTemplate } from '../template/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { ApiError, badRequest, notFound } from './errors.js';
@@ -38,11 +38,10 @@ const pendingMerges = new WeakMap<Store, Promise<unknown>>();
 /**
  * Runs operator merges and unmerges of one store one after the other. Each reads both sessions,
  * checks them, then writes: two at once (the same pair twice, a pair in both directions, one
- * session into two targets) both passed the checks before either wrote, so a store with real
- * concurrency (MySQL) ended with a session's records in two survivors, or a tombstone listing the
- * session it was merged into as merged into itself. Merges are rare operator actions: queueing them
- * costs nothing. This covers one API process (`weft serve`, `weft run`); several processes merging
- * the same sessions at the same moment are not serialised.
+ * session into two targets) both passed the checks before either wrote. The write is guarded
+ * (see {@link applyIfUnchanged}), so the second would now fail with a 409 "changed meanwhile";
+ * queued, it reads the first one's result and gets the precise answer (already merged), which is
+ * what an operator wants within one process. Across processes, the guard alone decides.
  */
 function oneAtATime<T>(store: Store, work: () => Promise<T>): Promise<T> {
   const previous = pendingMerges.get(store) ?? Promise.resolve();
@@ -82,8 +81,14 @@ async function merge(store: Store, catalog: TemplateCatalog, targetId: string, o
   const merged = reevaluated(target, [...target.events, ...other.events], template);
   const session: SessionDoc = { ...merged, splitOf: target.splitOf === other.id ? null : target.splitOf };
   const absorbed: SessionDoc = { ...other, status: 'merged', mergedInto: target.id, version: other.version + 1, events: [] };
-  await store.recordMerge(target.id, other);
-  await store.upsertSessions([session, absorbed]);
+  await applyIfUnchanged(store, {
+    expected: new Map([
+      [target.id, target.version],
+      [other.id, other.version],
+    ]),
+    sessions: [session, absorbed],
+    recordMerges: [{ survivorId: target.id, absorbed: other }],
+  });
   return { session, absorbed };
 }
 
@@ -110,13 +115,30 @@ async function unmerge(store: Store, catalog: TemplateCatalog, id: string): Prom
   });
   const session = reevaluated(target, kept, template);
   const restored: SessionDoc[] = [];
+  const expected = new Map<string, number | null>([[target.id, target.version]]);
   for (const m of merges) {
     const current = await store.getSession(m.absorbed.id);
+    expected.set(m.absorbed.id, current?.version ?? null);
     restored.push({ ...m.absorbed, version: Math.max(m.absorbed.version, current?.version ?? 0) + 1 });
   }
-  await store.upsertSessions([session, ...restored]);
-  for (const m of merges) await store.deleteMerge(m.absorbed.id);
+  await applyIfUnchanged(store, { expected, sessions: [session, ...restored], deleteMerges: merges.map((m) => m.absorbed.id) });
   return { session, restored };
+}
+
+/**
+ * Writes a merge or unmerge only if the sessions it was computed from are still the versions read:
+ * another process (a second `weft serve` worker, another server, `weft run`'s engine firing a late
+ * record) may have written one of them since, and the change computed from the old version would
+ * overwrite or half-apply over it. Nothing is written then; the operator reads again and retries.
+ */
+async function applyIfUnchanged(store: Store, change: OperatorChange): Promise<void> {
+  try {
+    await store.replaceIfUnchanged(change);
+  } catch (error) {
+    if (!(error instanceof StoreConflictError)) throw error;
+    const which = error.ids.length === 1 ? `session ${error.ids[0]}` : `sessions ${error.ids.join(', ')}`;
+    throw conflict(`${which} changed since this request read it (another merge or unmerge, or a new version from the engine): nothing was changed; retry`);
+  }
 }
 
 function identity(e: EventDoc): string {
