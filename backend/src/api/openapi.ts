@@ -81,11 +81,11 @@ export const openApiDocument = {
         summary: 'Operator merge: the session takes the records of `with` and is re-evaluated; `with` becomes mergedInto it',
         parameters: [p('id', 'Surviving session')],
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['with'], properties: { with: { type: 'string' } } } } } },
-        responses: { '200': json('{ session, absorbed }'), ...errors, ...notFound, '409': json('Already merged, or template unknown', { $ref: '#/components/schemas/Error' }) },
+        responses: { '200': json('{ session, absorbed }'), ...errors, ...notFound, '409': json('Already merged, template unknown, or one of the sessions changed since this request read it (another merge or unmerge, from any server process, or a new version from the engine): nothing was changed, retry', { $ref: '#/components/schemas/Error' }) },
       },
     },
     '/api/sessions/{id}/unmerge': {
-      post: { summary: 'Undo the operator merges into the session', parameters: [p('id', 'Session id')], responses: { '200': json('{ session, restored }'), ...errors, ...notFound, '409': json('Nothing to undo, or the session was since merged into another (unmerge that one first)', { $ref: '#/components/schemas/Error' }) } },
+      post: { summary: 'Undo the operator merges into the session', parameters: [p('id', 'Session id')], responses: { '200': json('{ session, restored }'), ...errors, ...notFound, '409': json('Nothing to undo, the session was since merged into another (unmerge that one first), or a session changed since this request read it (another merge or unmerge, from any server process, or a new version from the engine): nothing was changed, retry', { $ref: '#/components/schemas/Error' }) } },
     },
     '/api/orphans': {
       get: {
