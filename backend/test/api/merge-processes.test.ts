@@ -1,15 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import mysql from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/api/index.js';
 import type { EventDoc, SessionDoc } from '../../src/engine/types.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { parseTemplate } from '../../src/template/index.js';
-import { MYSQL_ADMIN, requireMysql } from '../store/harness.js';
+import { privateMysqlDatabase, requireMysql } from '../store/harness.js';
 import { fillWithReplay } from './contract.js';
 
 /**
@@ -167,16 +165,5 @@ describe('operator merges from two processes on one SQLite file', () => {
 await requireMysql();
 
 describe('operator merges from two processes on one MariaDB database', () => {
-  mergeAcrossProcesses(async () => {
-    const database = `weft_merge_processes_${randomBytes(4).toString('hex')}`;
-    const admin = await mysql.createConnection(MYSQL_ADMIN);
-    await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
-    return {
-      url: `mysql://root@127.0.0.1:3306/${database}`,
-      cleanup: async () => {
-        await admin.query(`DROP DATABASE IF EXISTS ${database}`);
-        await admin.end();
-      },
-    };
-  });
+  mergeAcrossProcesses(() => privateMysqlDatabase('weft_merge_processes'));
 });

@@ -73,6 +73,20 @@ export async function requireMysql(): Promise<void> {
   }
 }
 
+/** A database of its own on the local MariaDB (a test's store URL), and how to drop it. */
+export async function privateMysqlDatabase(prefix: string): Promise<{ url: string; cleanup: () => Promise<void> }> {
+  const database = `${prefix}_${randomBytes(4).toString('hex')}`;
+  const admin = await mysql.createConnection(MYSQL_ADMIN);
+  await admin.query(`CREATE DATABASE ${database} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin`);
+  return {
+    url: `mysql://root@127.0.0.1:3306/${database}`,
+    cleanup: async () => {
+      await admin.query(`DROP DATABASE IF EXISTS ${database}`);
+      await admin.end();
+    },
+  };
+}
+
 export async function mysqlHarness(): Promise<Harness> {
   const database = `weft_test_${randomBytes(5).toString('hex')}`;
   const admin = await mysql.createConnection({ ...MYSQL_ADMIN, multipleStatements: false });
