@@ -76,6 +76,13 @@ async function merge(store: Store, catalog: TemplateCatalog, targetId: string, o
   const [target, other] = await Promise.all([load(store, targetId), load(store, otherId)]);
   if (target.status === 'merged') throw conflict(`session ${targetId} was merged into ${target.mergedInto}: merge into that one`);
   if (other.status === 'merged') throw conflict(`session ${otherId} is already merged into ${other.mergedInto}`);
+  // An open session is still held by the correlator that fires it (`weft run`): its next fires come
+  // from the engine's own copy, which knows nothing of this merge (the first, at a version the merge
+  // used, would be dropped; a later one would replace the merged view). A closed one is repaired
+  // from the store, merge included, by the late path.
+  for (const s of [target, other]) {
+    if (s.status === 'open') throw conflict(`session ${s.id} is still open (the correlator may still add records to it): merge it once its window has closed and it is final`);
+  }
   if (target.template !== other.template) throw badRequest(`sessions of different templates (${target.template}, ${other.template}) cannot be merged`);
   const template = await templateOf(catalog, target.template);
   const merged = reevaluated(target, [...target.events, ...other.events], template);

@@ -81,7 +81,7 @@ export const openApiDocument = {
         summary: 'Operator merge: the session takes the records of `with` and is re-evaluated; `with` becomes mergedInto it',
         parameters: [p('id', 'Surviving session')],
         requestBody: { required: true, content: { 'application/json': { schema: { type: 'object', required: ['with'], properties: { with: { type: 'string' } } } } } },
-        responses: { '200': json('{ session, absorbed }'), ...errors, ...notFound, '409': json('Already merged, template unknown, or one of the sessions changed since this request read it (another merge or unmerge, from any server process, or a new version from the engine): nothing was changed, retry', { $ref: '#/components/schemas/Error' }) },
+        responses: { '200': json('{ session, absorbed }'), ...errors, ...notFound, '409': json('Already merged, a session still open (the correlator still fires it: merge once it is final), template unknown, or one of the sessions changed since this request read it (another merge or unmerge, from any server process, or a new version from the engine): nothing was changed, retry', { $ref: '#/components/schemas/Error' }) },
       },
     },
     '/api/sessions/{id}/unmerge': {
