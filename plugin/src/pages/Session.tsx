@@ -201,9 +201,14 @@ function SplitMerge({ session, onChanged }: { session: SessionDetail; onChanged:
         {session.splitOf && session.status !== 'merged' && (
           <Stack direction="row" gap={1} alignItems="center">
             <span>This session opened soon after {link(session.splitOf)} ended, with the same anchor key.</span>
-            <ConfirmButton confirmText="Merge" onConfirm={act(() => api.merge(session.splitOf!, session.id))}>
-              Merge into it
-            </ConfirmButton>
+            {session.status === 'open' ? (
+              // The correlator still fires an open session from its own copy, which would undo a merge (the API refuses it).
+              <span data-testid="weft-merge-later">It can be merged once its window has closed (it is still open).</span>
+            ) : (
+              <ConfirmButton confirmText="Merge" onConfirm={act(() => api.merge(session.splitOf!, session.id))}>
+                Merge into it
+              </ConfirmButton>
+            )}
           </Stack>
         )}
         {absorbed.length > 0 && (

@@ -217,4 +217,17 @@ describe('Session page', () => {
     expect(await screen.findByText('The correlator refused the change')).toBeInTheDocument();
     expect(screen.getByText('session payment:o-1:1 has no operator merge to undo')).toBeInTheDocument();
   });
+
+  test('suspected split still open: no merge button, the reason instead', async () => {
+    fakeBackend(
+      routes({
+        'GET /api/sessions/payment:o-1:2': { body: detail({ id: 'payment:o-1:2', splitOf: 'payment:o-1:1', status: 'open' }) },
+        'GET /api/sessions/payment:o-1:2/trace': { body: TRACE },
+      }),
+    );
+    renderApp('session/payment%3Ao-1%3A2');
+    const split = await screen.findByTestId('weft-split');
+    expect(within(split).getByTestId('weft-merge-later')).toHaveTextContent('once its window has closed');
+    expect(within(split).queryByRole('button', { name: 'Merge into it' })).toBeNull();
+  });
 });
