@@ -6,7 +6,7 @@ import { buildServer, DEFAULT_PORT } from '../api/index.js';
 import { openStore, type Store, type StatsRow } from '../store/index.js';
 import { loadTemplateFile, type Severity } from '../template/index.js';
 import { traceIdOf } from '../trace/index.js';
-import { writePayment } from '../workload/index.js';
+import { writePayment } from './output.js';
 import { stackedChart, type StackedPoint } from './chart.js';
 import { replayCommand } from './replay.js';
 

@@ -6,7 +6,7 @@
  * --truth). Deterministic for a seed.
  */
 import { parseArgs } from 'node:util';
-import { writePayment } from '../workload/index.js';
+import { writePayment } from './output.js';
 
 const USAGE = `usage: weft generate --scenario payment --sessions N --seed S --out FILE [options]
 

@@ -1,6 +1,3 @@
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
 import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js';
@@ -8,6 +5,7 @@ import { Enricher } from '../enrich/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { loadTemplateFile, TemplateError, type CompiledTemplate } from '../template/index.js';
 import { InputError, inputLines } from './input.js';
+import { writeLines } from './output.js';
 import { Progress } from './progress.js';
 
 export const REPLAY_USAGE = `weft replay --template T.yaml [--template U.yaml] --input events.ndjson [--out sessions.ndjson] [--store URL]
@@ -155,26 +153,12 @@ export function orphanLine(o: OrphanDoc): string {
   return JSON.stringify({ kind: 'orphan', template: o.template, step: o.step, source: o.source, value: o.value, reason: o.reason });
 }
 
-async function writeOutput(path: string | undefined, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[]): Promise<void> {
-  const stream = path && path !== '-' ? createWriteStream(path) : process.stdout;
+function writeOutput(path: string | undefined, sessions: readonly SessionDoc[], orphans: readonly OrphanDoc[]): Promise<void> {
   const lines = function* () {
     for (const s of sessions) yield sessionLine(s);
     for (const o of orphans) yield orphanLine(o);
   };
-  let chunk = '';
-  for (const line of lines()) {
-    chunk += line + '\n';
-    if (chunk.length < 1 << 16) continue;
-    const ok = stream.write(chunk);
-    chunk = '';
-    if (!ok) await once(stream, 'drain');
-  }
-  if (stream !== process.stdout) {
-    stream.end(chunk);
-    await finished(stream);
-  } else if (chunk) {
-    stream.write(chunk);
-  }
+  return writeLines(lines(), path && path !== '-' ? path : process.stdout);
 }
 
 export function formatSummary(s: ReplaySummary, elapsedMs: number): string {

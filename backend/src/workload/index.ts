@@ -2,7 +2,6 @@
 export {
   PaymentWorkload, streamPayment, generatePayment, DEFAULT_MIX, DEFAULT_START_MS, type PaymentOptions,
 } from './payment.js';
-export { writePayment } from './write.js';
 export {
   SCENARIOS, PAYMENT_STEPS, ID_FIELDS, recordId, paymentVerdict, emptyCounts,
   type Scenario, type PaymentStep, type StepCounts, type TruthFields, type TruthSession, type PaymentTruth, type TruthSeverity,
