@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { DurationCondition } from '../store/index.js';
 import { SEVERITIES } from '../template/index.js';
 import { traceQLDurationMs } from './traceql.js';
 
@@ -36,6 +37,11 @@ export const duration = z.union([z.number(), z.string()]).transform((v, ctx) => 
   }
   return ms;
 });
+
+/** A search's inclusive duration bounds (ms; undefined: no bound) as the store's duration conditions. */
+export function durationBounds(minMs: number | undefined, maxMs: number | undefined): DurationCondition[] {
+  return [...(minMs !== undefined ? [{ op: '>=' as const, ms: minMs }] : []), ...(maxMs !== undefined ? [{ op: '<=' as const, ms: maxMs }] : [])];
+}
 
 /**
  * A `from`/`to` pair in order: a range that ends before it starts is a mistaken query (swapped

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { DurationCondition, FieldCondition, SearchQuery } from '../store/index.js';
+import type { FieldCondition, SearchQuery } from '../store/index.js';
 import { badRequest, parseInput } from './errors.js';
-import { duration, fieldName, inOrder, instant, limit, list, severity, status, templateId } from './params.js';
+import { duration, durationBounds, fieldName, inOrder, instant, limit, list, severity, status, templateId } from './params.js';
 import { parseTraceQL, traceQLToSearch } from './traceql.js';
 
 const FIELD_PARAM = /^f\.(.+?)(?:\.(eq|ne|gt|gte|lt|lte|prefix))?$/;
@@ -70,10 +70,7 @@ export function searchQueryOf(raw: Record<string, unknown>): SearchQuery {
     throw badRequest(`unknown parameter(s) ${unknown.join(', ')}: use template, key, verdict, severity, status, from, to, minDuration, maxDuration, limit, cursor, q, f.<field>[.ne|.gt|.gte|.lt|.lte|.prefix]`);
   }
   const p = parseInput(searchParams, plain, 'query');
-  const durations: DurationCondition[] = [
-    ...(p.minDuration !== undefined ? [{ op: '>=' as const, ms: p.minDuration }] : []),
-    ...(p.maxDuration !== undefined ? [{ op: '<=' as const, ms: p.maxDuration }] : []),
-  ];
+  const durations = durationBounds(p.minDuration, p.maxDuration);
   let query: SearchQuery = {
     ...(p.template !== undefined ? { template: p.template } : {}),
     ...(p.key !== undefined ? { key: p.key } : {}),

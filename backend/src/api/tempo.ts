@@ -5,7 +5,7 @@ import { SEVERITIES } from '../template/index.js';
 import { fieldAttributeName, rootSpanIdOf, traceIdOf } from '../trace/index.js';
 import type { TemplateCatalog } from './catalog.js';
 import { badRequest, notFound, parseInput } from './errors.js';
-import { whole } from './params.js';
+import { durationBounds, whole } from './params.js';
 import { attributeOf, goDurationMs, parseTraceQL, traceQLToSearch, type Attribute, type TraceQLQuery } from './traceql.js';
 import { storedOfTrace, type TraceResponses } from './traces.js';
 
@@ -127,7 +127,7 @@ function searchFormDurations(min: string | undefined, max: string | undefined): 
   const minMs = searchFormDuration('minDuration', min);
   const maxMs = searchFormDuration('maxDuration', max);
   if (minMs > 0 && maxMs > 0 && minMs > maxMs) throw badRequest(`maxDuration (${max}) is less than minDuration (${min})`);
-  return [...(minMs > 0 ? [{ op: '>=' as const, ms: minMs }] : []), ...(maxMs > 0 ? [{ op: '<=' as const, ms: maxMs }] : [])];
+  return durationBounds(minMs > 0 ? minMs : undefined, maxMs > 0 ? maxMs : undefined);
 }
 
 function searchFormDuration(name: string, text: string | undefined): number {
