@@ -155,8 +155,11 @@ export class JoinShard {
     // something in it expires (filtering each one allocated a new array per entry and sweep).
     for (const [id, waiting] of this.held) {
       if (!id.startsWith(prefix) || !expires(waiting, anchor, bounds.holdMs)) continue;
-      const keep = waiting.filter((s) => stillHeld(s, anchor, bounds.holdMs));
-      for (const s of waiting) if (!stillHeld(s, anchor, bounds.holdMs)) released.push({ supplement: s, key: null });
+      const keep: Supplement[] = [];
+      for (const s of waiting) {
+        if (stillHeld(s, anchor, bounds.holdMs)) keep.push(s);
+        else released.push({ supplement: s, key: null });
+      }
       this.heldCount -= waiting.length - keep.length;
       if (keep.length === 0) this.held.delete(id);
       else this.held.set(id, keep);
