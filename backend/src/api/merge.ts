@@ -14,7 +14,7 @@ const conflict = (message: string) => new ApiError(409, message);
  * operator's merge is not bound by the anchor windows).
  */
 function reevaluated(base: SessionDoc, events: readonly EventDoc[], template: CompiledTemplate): SessionDoc {
-  const held: HeldEvent[] = events.map((e, i) => ({ ...plainEvent(e), stepIndex: template.stepsByName.get(e.step)?.index ?? template.steps.length, id: `operator-${i}` }));
+  const held: HeldEvent[] = events.map((e, i) => ({ ...plainEvent(e), stepIndex: template.stepsByName.get(e.step)?.index ?? template.steps.length, id: `operator-${i}`, raw: undefined }));
   const start = held.length > 0 ? Math.min(...held.map((e) => e.time)) : base.start;
   const end = held.length > 0 ? Math.max(...held.map((e) => e.time)) : base.end;
   const state = new SessionState(base.id, base.key, start, end, held, base.version, base.status, base.splitOf);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { Replay, type ReplaySummary } from '../engine/index.js';
-import { plainEvent, type OrphanDoc, type SessionDoc } from '../engine/types.js';
+import { Replay, TextEvent, type ReplaySummary } from '../engine/index.js';
+import { plainEvent, type EventDoc, type OrphanDoc, type SessionDoc } from '../engine/types.js';
 import { Enricher } from '../enrich/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { loadTemplateFile, TemplateError, type CompiledTemplate } from '../template/index.js';
@@ -142,11 +142,18 @@ function redact(url: string): string {
 }
 
 export function sessionLine(s: SessionDoc): string {
-  return JSON.stringify({
+  const head = JSON.stringify({
     kind: 'session', id: s.id, template: s.template, key: s.key, start: s.start, end: s.end, status: s.status,
     version: s.version, verdict: s.verdict, severity: s.severity, explain: s.explain, splitOf: s.splitOf,
-    mergedInto: s.mergedInto, fields: s.fields, events: s.events.map(plainEvent),
+    mergedInto: s.mergedInto, fields: s.fields,
   });
+  return `${head.slice(0, -1)},"events":[${s.events.map(eventJson).join(',')}]}`;
+}
+
+/** A record kept as the text it was read as is written as that text (exactly as read, and no re-serialising). */
+function eventJson(e: EventDoc): string {
+  if (e instanceof TextEvent) return `{"step":${JSON.stringify(e.step)},"source":${JSON.stringify(e.source)},"time":${e.time},"value":${e.raw}}`;
+  return JSON.stringify(plainEvent(e));
 }
 
 export function orphanLine(o: OrphanDoc): string {

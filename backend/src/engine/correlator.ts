@@ -83,9 +83,9 @@ export class Correlator {
   }
 
   /** Takes one record of `source`; returns why it was rejected, if it was. */
-  ingest(source: string, value: unknown, at: number | undefined, out: Emission[]): string | undefined {
+  ingest(source: string, value: unknown, at: number | undefined, out: Emission[], raw: string | undefined): string | undefined {
     this.out = out;
-    const normal = this.normaliser.normalise(source, value);
+    const normal = this.normaliser.normalise(source, value, raw);
     if (normal instanceof Rejected) return normal.reason;
     if (normal instanceof Unmatched) this.counters.unmatched++;
     else if (normal instanceof Orphaned) this.emitOrphan(normal.orphan);
@@ -173,7 +173,10 @@ export class Correlator {
         continue;
       }
       const id = dedupId(orphan.value, this.template.sources.get(orphan.source)?.id);
-      this.onSupplement({ template: this.template.id, step: step.name, stepIndex: step.index, source: orphan.source, time: orphan.time, id, key: request.value, value: orphan.value });
+      this.onSupplement({
+        template: this.template.id, step: step.name, stepIndex: step.index, source: orphan.source, time: orphan.time, id,
+        key: request.value, value: orphan.value, raw: undefined,
+      });
     }
     this.tick(undefined);
   }
@@ -480,16 +483,16 @@ export class Correlator {
 
   /** A stored session as in-memory state (not placed in any window). */
   private fromStored(doc: SessionDoc, status: SessionState['status']): SessionState {
-    const events = doc.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined));
+    const events = doc.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, undefined, rawOf(e)));
     return new SessionState(doc.id, doc.key, doc.start, doc.end, events, doc.version, status, doc.splitOf);
   }
 
   /** A stored or snapshotted event held again; steps the template no longer has are left out. */
-  private holdStored(stepName: string, time: number, value: unknown, id: string | undefined): HeldEvent[] {
+  private holdStored(stepName: string, time: number, value: unknown, id: string | undefined, raw: string | undefined): HeldEvent[] {
     const step = this.template.stepsByName.get(stepName);
     if (!step) return [];
     const dedup = id ?? dedupId(value, this.template.sources.get(step.source)?.id);
-    return [{ step: step.name, stepIndex: step.index, source: step.source, time, id: dedup, value }];
+    return [{ step: step.name, stepIndex: step.index, source: step.source, time, id: dedup, value, raw }];
   }
 
   snapshot(): CorrelatorSnapshot {
@@ -524,14 +527,14 @@ export class Correlator {
     for (const w of state.waiting) {
       const step = this.template.stepsByName.get(w.step);
       const join = step && this.joinsByStep.get(step.index);
-      if (join) join.wait({ ...w, stepIndex: step!.index });
+      if (join) join.wait({ ...w, stepIndex: step!.index, raw: undefined });
     }
     for (const c of state.closed) {
       const step = this.template.stepsByName.get(c.step);
       if (step) this.joinsByStep.get(step.index)?.restoreClosed(c.value, c.past);
     }
     for (const s of state.sessions) {
-      const events = s.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, e.id));
+      const events = s.events.flatMap((e) => this.holdStored(e.step, e.time, e.value, e.id, undefined));
       const session = new SessionState(s.id, s.key, s.start, s.end, events, s.version, s.status, s.splitOf);
       session.completeFired = s.completeFired;
       this.windows.insert(session);
@@ -543,6 +546,12 @@ export class Correlator {
 }
 
 const NO_VALUES: readonly string[] = Object.freeze([]);
+
+/** The JSON text a stored event was read as, when its store kept it (see MemorySessions). */
+function rawOf(event: EventDoc): string | undefined {
+  const raw = (event as { raw?: unknown }).raw;
+  return typeof raw === 'string' ? raw : undefined;
+}
 
 /** True when a scalar join field's value is the one value `values` holds (lists are compared built). */
 function offersExactly(value: unknown, values: readonly string[]): boolean {

@@ -47,8 +47,9 @@ export class Engine {
   /**
    * Takes one record; emissions are appended to `out`. Returns the reason when the record was
    * rejected (unknown source, not an object, no parsable time); the caller reports it and goes on.
+   * `raw`: `value`'s JSON text, when the caller read it as text (held with the record, see NormalEvent).
    */
-  ingest(source: string, value: unknown, at: number | undefined, out: Emission[]): string | undefined {
+  ingest(source: string, value: unknown, at: number | undefined, out: Emission[], raw?: string): string | undefined {
     this.counters.records++;
     const correlators = this.bySource.get(source);
     if (!correlators) {
@@ -56,7 +57,7 @@ export class Engine {
       return `unknown source "${source}"`;
     }
     let rejection: string | undefined;
-    for (let i = 0; i < correlators.length; i++) rejection = correlators[i]!.ingest(source, value, at, out) ?? rejection;
+    for (let i = 0; i < correlators.length; i++) rejection = correlators[i]!.ingest(source, value, at, out, raw) ?? rejection;
     if (rejection !== undefined) this.counters.rejected++;
     return rejection;
   }

@@ -54,7 +54,7 @@ export class Normaliser {
   }
 
   /** `source` must be one of the template's sources. */
-  normalise(source: string, value: unknown): Normalised {
+  normalise(source: string, value: unknown, raw: string | undefined): Normalised {
     const { spec, steps } = this.plans.get(source)!;
     if (!value || typeof value !== 'object' || Array.isArray(value)) {
       return new Rejected('record is not a JSON object');
@@ -82,7 +82,7 @@ export class Normaliser {
         reason: `${what} ${keyExpr.source}: ${celErrorMessage(error)}`,
       });
     }
-    return { template: this.template.id, step: step.name, stepIndex: step.index, source, time, id, key, value };
+    return { template: this.template.id, step: step.name, stepIndex: step.index, source, time, id, key, value, raw };
   }
 }
 

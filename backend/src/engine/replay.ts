@@ -1,5 +1,6 @@
 import type { CompiledTemplate } from '../template/index.js';
 import { Engine } from './engine.js';
+import { Envelope } from './envelope.js';
 import { MemorySessions } from './memory.js';
 import type { Emission, EngineCounters, EnrichmentView, EnrichRequest, OrphanDoc, SessionDoc, Trigger } from './types.js';
 
@@ -58,11 +59,13 @@ export class Replay {
   readonly errors: LineError[] = [];
   private lineNo = 0;
   private readonly out: Emission[] = [];
+  private readonly envelope: Envelope;
 
   constructor(templates: readonly CompiledTemplate[], private readonly options: ReplayOptions = {}) {
     this.engine = new Engine(templates, options.enrichment?.view);
     const joinFields = (t: CompiledTemplate) => [...new Set(t.steps.flatMap((s) => (s.kind === 'supplement' ? [s.join.field] : [])))];
     this.store = new MemorySessions(new Map(templates.map((t) => [t.id, joinFields(t)])));
+    this.envelope = new Envelope(templates.flatMap((t) => [...t.sources.keys()]));
   }
 
   /** One input line: `{"source": …, "value": {…}, "at"?: ms}`. */
@@ -70,6 +73,11 @@ export class Replay {
     const lineNo = ++this.lineNo;
     if (this.options.onProgress && lineNo % (this.options.progressEvery ?? 100_000) === 0) this.options.onProgress(lineNo);
     if (isBlank(text)) return;
+    if (this.envelope.read(text)) {
+      const { source, value, at, raw } = this.envelope;
+      this.envelope.clear();
+      return this.ingest(lineNo, source, value, at, raw);
+    }
     let input: unknown;
     try {
       input = JSON.parse(text);
@@ -80,9 +88,7 @@ export class Replay {
     const { source, value, at } = input as { source?: unknown; value?: unknown; at?: unknown };
     if (typeof source !== 'string') return this.error(lineNo, 'missing "source" (a string)');
     if (at !== undefined && (typeof at !== 'number' || !Number.isFinite(at))) return this.error(lineNo, '"at" is not a number (arrival ms)');
-    const rejection = this.engine.ingest(source, value, at as number | undefined, this.out);
-    if (rejection !== undefined) this.error(lineNo, rejection);
-    this.drain();
+    this.ingest(lineNo, source, value, at as number | undefined, undefined);
   }
 
   /** Processing time moved without a record (drives the idle trigger between arrivals). */
@@ -113,6 +119,12 @@ export class Replay {
     const sessions = this.store.all().sort(bySessionOrder);
     const orphans = [...this.store.orphans.values()].sort((a, b) => a.time - b.time || compare(a.id, b.id));
     return { sessions, orphans, errors: this.errors, summary: this.summary(sessions) };
+  }
+
+  private ingest(lineNo: number, source: string, value: unknown, at: number | undefined, raw: string | undefined): void {
+    const rejection = this.engine.ingest(source, value, at, this.out, raw);
+    if (rejection !== undefined) this.error(lineNo, rejection);
+    this.drain();
   }
 
   private error(line: number, reason: string): void {

@@ -10,6 +10,8 @@ import type { EventDoc, SessionStatus } from './types.js';
 export interface HeldEvent extends EventDoc {
   readonly stepIndex: number;
   readonly id: string;
+  /** `value`'s JSON text as read, when known (see NormalEvent). */
+  readonly raw: string | undefined;
 }
 
 /**

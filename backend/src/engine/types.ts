@@ -73,6 +73,11 @@ export interface NormalEvent extends EventDoc {
   /** The anchor key (anchor step) or the join value (supplement step). */
   readonly key: string;
   readonly value: unknown;
+  /**
+   * `value`'s JSON text as read, when the caller had it (replay does): a store may keep this text
+   * instead of the parsed tree once the session is final (see MemorySessions).
+   */
+  readonly raw: string | undefined;
 }
 
 /** Which stored sessions a late record needs to see. */

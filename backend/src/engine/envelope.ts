@@ -1,0 +1,78 @@
+/**
+ * The replay input's common layout, read without parsing the envelope:
+ * `{"source":"<a known source>","value":<value>}` or `…,"at":<digits>}`, as `weft generate` and
+ * JSON.stringify of such an object write it. The value is parsed from its own text, which is kept
+ * (`raw`): a final session's records can then be held as the text they were read as.
+ *
+ * Sound by construction: the line is the prefix, then text that JSON.parse takes as one value, then
+ * the suffix, so it is valid JSON with exactly these members. Any other line (other key order,
+ * whitespace, escapes in the source name, a fractional "at", duplicate keys) is not taken here and
+ * goes through JSON.parse as a whole, with the same outcome as before.
+ */
+export class Envelope {
+  source = '';
+  value: unknown = undefined;
+  at: number | undefined = undefined;
+  raw = '';
+  /** By source: `{"source":"<name>","value":`. */
+  private readonly prefixes: ReadonlyArray<readonly [string, string]>;
+
+  constructor(sources: Iterable<string>) {
+    this.prefixes = [...new Set(sources)].map((source) => [source, `{"source":${JSON.stringify(source)},"value":`] as const);
+  }
+
+  /** True when `line` has the common layout; its parts are then in `source`, `value`, `at` and `raw`. */
+  read(line: string): boolean {
+    const prefixes = this.prefixes;
+    for (let i = 0; i < prefixes.length; i++) {
+      const [source, prefix] = prefixes[i]!;
+      if (line.startsWith(prefix)) return this.readValue(line, source, prefix.length);
+    }
+    return false;
+  }
+
+  /** Drops the last line's parts (the value must not outlive its session through this object). */
+  clear(): void {
+    this.value = undefined;
+    this.raw = '';
+  }
+
+  private readValue(line: string, source: string, start: number): boolean {
+    let end = line.length - 1;
+    if (line.charCodeAt(end) !== CLOSE_BRACE) return false;
+    let at: number | undefined;
+    const atMember = line.lastIndexOf(',"at":', end);
+    if (atMember > start) {
+      at = digitsAt(line, atMember + AT_MEMBER_LENGTH, end);
+      if (at !== undefined) end = atMember;
+    }
+    const raw = line.slice(start, end);
+    let value: unknown;
+    try {
+      value = JSON.parse(raw);
+    } catch {
+      return false;
+    }
+    this.source = source;
+    this.value = value;
+    this.at = at;
+    this.raw = raw;
+    return true;
+  }
+}
+
+const CLOSE_BRACE = 0x7d;
+const AT_MEMBER_LENGTH = ',"at":'.length;
+
+/** The integer written as decimal digits in `text[from, to)` (JSON's grammar: no leading zero), else undefined. */
+function digitsAt(text: string, from: number, to: number): number | undefined {
+  if (to <= from || to - from > 15) return undefined;
+  if (text.charCodeAt(from) === 0x30 && to - from > 1) return undefined;
+  let n = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return undefined;
+    n = n * 10 + digit;
+  }
+  return n;
+}
