@@ -12,9 +12,9 @@ import { plainEvent, type EventDoc, type Lookup, type OrphanDoc, type SessionDoc
  *
  * A final session's records are kept as the JSON text they were read as, when the engine had it
  * (TextEvent): a replay keeps every session to the end, and a parsed record is a tree of objects
- * that each young-generation GC copied, twice, to keep it (~15 % of a replay's time); the text is
- * one flat string the input holds anyway. The few final sessions read again (late repairs,
- * output) parse their records on demand.
+ * that young-generation GCs copy to keep (1.15M lines: 305 MiB promoted with trees, 184 MiB with
+ * text); the text is a slice of the input line. Output writes it as read; the few final sessions
+ * read again (late repairs) parse their records on demand.
  */
 export class MemorySessions {
   /** By orphan id: a re-delivered orphan is stored once. */
