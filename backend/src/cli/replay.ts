@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
-import { Replay, TextEvent, type ReplaySummary } from '../engine/index.js';
-import { plainEvent, type EventDoc, type OrphanDoc, type SessionDoc } from '../engine/types.js';
+import { Replay, type ReplaySummary } from '../engine/index.js';
+import { plainEvent, rawOf, type EventDoc, type OrphanDoc, type SessionDoc } from '../engine/types.js';
 import { Enricher } from '../enrich/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { loadTemplateFile, TemplateError, type CompiledTemplate } from '../template/index.js';
@@ -150,9 +150,10 @@ export function sessionLine(s: SessionDoc): string {
   return `${head.slice(0, -1)},"events":[${s.events.map(eventJson).join(',')}]}`;
 }
 
-/** A record kept as the text it was read as is written as that text (exactly as read, and no re-serialising). */
+/** A record whose text is known is written as that text (exactly as read, and no re-serialising). */
 function eventJson(e: EventDoc): string {
-  if (e instanceof TextEvent) return `{"step":${JSON.stringify(e.step)},"source":${JSON.stringify(e.source)},"time":${e.time},"value":${e.raw}}`;
+  const raw = rawOf(e);
+  if (raw !== undefined) return `{"step":${JSON.stringify(e.step)},"source":${JSON.stringify(e.source)},"time":${e.time},"value":${raw}}`;
   return JSON.stringify(plainEvent(e));
 }
 

@@ -6,9 +6,9 @@ import { JoinIndex } from './join.js';
 import { dedupId, Normaliser, Orphaned, orphanId, Rejected, Unmatched } from './normalise.js';
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
-import type {
-  AdoptRequest, Emission, EngineCounters, EnrichmentView, EnrichRequest, EventDoc, LateRequest, NormalEvent, OrphanDoc,
-  SessionDoc, Trigger,
+import {
+  rawOf, type AdoptRequest, type Emission, type EngineCounters, type EnrichmentView, type EnrichRequest, type EventDoc,
+  type LateRequest, type NormalEvent, type OrphanDoc, type SessionDoc, type Trigger,
 } from './types.js';
 import { Watermarks } from './watermarks.js';
 
@@ -546,12 +546,6 @@ export class Correlator {
 }
 
 const NO_VALUES: readonly string[] = Object.freeze([]);
-
-/** The JSON text a stored event was read as, when its store kept it (see MemorySessions). */
-function rawOf(event: EventDoc): string | undefined {
-  const raw = (event as { raw?: unknown }).raw;
-  return typeof raw === 'string' ? raw : undefined;
-}
 
 /** True when a scalar join field's value is the one value `values` holds (lists are compared built). */
 function offersExactly(value: unknown, values: readonly string[]): boolean {

@@ -1,5 +1,5 @@
 import { joinValues } from './evaluate.js';
-import { plainEvent, type EventDoc, type Lookup, type OrphanDoc, type SessionDoc } from './types.js';
+import { plainEvent, rawOf, type EventDoc, type Lookup, type OrphanDoc, type SessionDoc } from './types.js';
 
 /**
  * A synchronous in-memory session store for replay: keeps the highest version of every session
@@ -135,8 +135,8 @@ function asText(doc: SessionDoc): SessionDoc {
   const events = doc.events;
   let text: EventDoc[] | undefined;
   for (let i = 0; i < events.length; i++) {
-    const raw = (events[i] as { raw?: unknown }).raw;
-    if (typeof raw !== 'string') continue;
+    const raw = rawOf(events[i]!);
+    if (raw === undefined) continue;
     text ??= events.slice();
     const e = events[i]!;
     text[i] = new TextEvent(e.step, e.source, e.time, raw);

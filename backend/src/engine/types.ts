@@ -21,6 +21,15 @@ export function plainEvent(e: EventDoc): EventDoc {
 }
 
 /**
+ * The JSON text an event's value was read as, when it is known: a held record's `raw` (replay gave
+ * it), a stored record kept as text (TextEvent). Undefined for a record known only parsed.
+ */
+export function rawOf(e: EventDoc): string | undefined {
+  const raw = (e as { raw?: unknown }).raw;
+  return typeof raw === 'string' ? raw : undefined;
+}
+
+/**
  * `open`: fired before its window closed (complete or idle trigger); `final`: its window closed
  * (later fires are late repairs); `merged`: absorbed by `mergedInto`, holds no events.
  */
