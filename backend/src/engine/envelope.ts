@@ -31,12 +31,6 @@ export class Envelope {
     return false;
   }
 
-  /** Drops the last line's parts (the value must not outlive its session through this object). */
-  clear(): void {
-    this.value = undefined;
-    this.raw = '';
-  }
-
   private readValue(line: string, source: string, start: number): boolean {
     let end = line.length - 1;
     if (line.charCodeAt(end) !== CLOSE_BRACE) return false;

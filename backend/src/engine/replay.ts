@@ -75,7 +75,6 @@ export class Replay {
     if (isBlank(text)) return;
     if (this.envelope.read(text)) {
       const { source, value, at, raw } = this.envelope;
-      this.envelope.clear();
       return this.ingest(lineNo, source, value, at, raw);
     }
     let input: unknown;
