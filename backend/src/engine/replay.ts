@@ -158,7 +158,8 @@ export class Replay {
           break;
       }
     }
-    out.length = 0;
+    // Most lines emit nothing; assigning length is a runtime call even on an empty array.
+    if (out.length !== 0) out.length = 0;
   }
 
   private summary(sessions: readonly SessionDoc[]): ReplaySummary {
