@@ -89,20 +89,16 @@ export class SqliteStore extends SqlStore {
       const read = this.stmt(
         `SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id = ?`,
       );
+      // A guard's ids are read with the batch's (those only read as well), as MysqlStore does.
+      const ids = new Set([...batch.map((p) => p.row.id), ...(guard?.expected.keys() ?? [])]);
       const existing = new Map<string, ExistingState>();
-      for (const p of batch) {
-        const r = read.get(p.row.id) as Row | undefined;
+      for (const id of ids) {
+        const r = read.get(id) as Row | undefined;
         if (r === undefined) continue;
-        existing.set(p.row.id, existingOf(r));
+        existing.set(id, existingOf(r));
       }
       // BEGIN IMMEDIATE holds the database's write lock: no other process writes between this check and the commit.
-      if (guard !== undefined) {
-        const version = this.stmt('SELECT version FROM sessions WHERE id = ?');
-        requireUnchanged(guard, (id) => {
-          const r = version.get(id) as Row | undefined;
-          return r === undefined ? null : Number(r.version);
-        });
-      }
+      if (guard !== undefined) requireUnchanged(guard, (id) => existing.get(id)?.version ?? null);
       const plan = planUpsert(batch, existing);
       const insert = this.stmt(
         `INSERT INTO sessions (${SESSION_COLUMNS.join(', ')}) VALUES (${SESSION_COLUMNS.map(() => '?').join(', ')})`,
