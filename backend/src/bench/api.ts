@@ -58,6 +58,7 @@ import { openStore, type Store } from '../store/index.js';
 import { traceIdOf } from '../trace/index.js';
 import { cpuSecondsOf, databasePidOf } from './cpu.js';
 import { freePort } from './ports.js';
+import { median } from './stats.js';
 
 const env = process.env;
 const N = Number(env.WEFT_BENCH_SESSIONS ?? 1_000_000);
@@ -465,11 +466,11 @@ async function run(admin: mysql.Connection): Promise<void> {
       );
     }
     const figure = (kind: string, of: (r: Summary) => number, unit: string, digits: number): string | undefined => {
-      const values = results.filter((r) => r.label === kind).map(of).sort((a, b) => a - b);
+      const values = results.filter((r) => r.label === kind).map(of);
       if (values.length === 0) return undefined;
-      const middle = values.length / 2;
-      const median = (Number.isInteger(middle) ? (values[middle - 1]! + values[middle]!) / 2 : values[Math.floor(middle)]!).toFixed(digits);
-      return values.length === 1 ? `${median} ${unit}` : `${median} ${unit} (median of ${values.length} rounds; ${values[0]!.toFixed(digits)}–${values.at(-1)!.toFixed(digits)})`;
+      const middle = median(values).toFixed(digits);
+      const range = `${Math.min(...values).toFixed(digits)}–${Math.max(...values).toFixed(digits)}`;
+      return values.length === 1 ? `${middle} ${unit}` : `${middle} ${unit} (median of ${values.length} rounds; ${range})`;
     };
     const trace = figure('trace', (r) => r.p99, 'ms', 1);
     const search = figure('search', (r) => r.p99, 'ms', 1);

@@ -12,6 +12,7 @@ import { Engine, Replay } from '../engine/index.js';
 import type { Emission } from '../engine/types.js';
 import { parseTemplate } from '../template/index.js';
 import { streamPayment } from '../workload/index.js';
+import { median } from './stats.js';
 
 const RECORDS = Number(process.env.WEFT_BENCH_RECORDS ?? 1_000_000);
 const OPEN = Number(process.env.WEFT_BENCH_OPEN ?? 1_000_000);
@@ -93,7 +94,6 @@ for (let i = 0; i < ROUNDS; i++) {
 }
 const rate = (ms: number) => (lines.length / ms) * 1000;
 const roundRatios = engineRuns.map((ms, i) => rate(ms) / ((rate(parseRuns[i]!) + rate(parseRuns[i + 1]!)) / 2));
-const median = (values: readonly number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const parseRate = rate(Math.min(...parseRuns));
 const engineRate = rate(Math.min(...engineRuns));
 console.log(`(a) JSON.parse only        ${fmt(parseRate)} records/s (best of ${parseRuns.length})`);
