@@ -147,14 +147,28 @@ export function sessionLine(s: SessionDoc): string {
     version: s.version, verdict: s.verdict, severity: s.severity, explain: s.explain, splitOf: s.splitOf,
     mergedInto: s.mergedInto, fields: s.fields,
   });
-  return `${head.slice(0, -1)},"events":[${s.events.map(eventJson).join(',')}]}`;
+  let line = `${head.slice(0, -1)},"events":[`;
+  const events = s.events;
+  for (let i = 0; i < events.length; i++) line += (i === 0 ? '' : ',') + eventJson(events[i]!);
+  return line + ']}';
 }
 
 /** A record whose text is known is written as that text (exactly as read, and no re-serialising). */
 function eventJson(e: EventDoc): string {
   const raw = rawOf(e);
-  if (raw !== undefined) return `{"step":${JSON.stringify(e.step)},"source":${JSON.stringify(e.source)},"time":${e.time},"value":${raw}}`;
+  if (raw !== undefined) return `${eventHead(e.step, e.source)}${e.time},"value":${raw}}`;
   return JSON.stringify(plainEvent(e));
+}
+
+/** `{"step":…,"source":…,"time":` by source and step: a template has few, and every record repeats one. */
+const eventHeads = new Map<string, Map<string, string>>();
+
+function eventHead(step: string, source: string): string {
+  let ofSource = eventHeads.get(source);
+  if (ofSource === undefined) eventHeads.set(source, (ofSource = new Map()));
+  let head = ofSource.get(step);
+  if (head === undefined) ofSource.set(step, (head = `{"step":${JSON.stringify(step)},"source":${JSON.stringify(source)},"time":`));
+  return head;
 }
 
 export function orphanLine(o: OrphanDoc): string {
