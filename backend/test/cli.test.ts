@@ -143,3 +143,36 @@ describe('weft replay --store', () => {
     }
   });
 });
+
+describe('weft replay with an enriching template', () => {
+  it('looks keys up in the dimension table of the store\'s database and writes the enriched fields', async () => {
+    const harness = await sqliteHarness();
+    try {
+      await harness.sql('CREATE TABLE products (id TEXT PRIMARY KEY, category TEXT)');
+      await harness.sql("INSERT INTO products VALUES ('p1', 'gems'), ('p2', 'skins')");
+      const template = join(dir, 'shop.yaml');
+      writeFileSync(template, [
+        'id: shop',
+        'sources: { billing: { time: ts, id: log_id, disorder: 1s } }',
+        'steps:',
+        '  order_placed: { source: billing, when: \'r.action == "create_order"\', anchor: r.order_id }',
+        'session: { gap: 1m, maxSpan: 1h }',
+        'fields: { product_id: first.order_placed.product_id }',
+        'enrich:',
+        '  product: { key: fields.product_id, from: { table: products }, fields: { category: category } }',
+      ].join('\n'));
+      const t0 = Date.parse('2026-11-01T10:00:00Z');
+      const input = join(dir, 'shop.ndjson');
+      writeFileSync(input, ['p1', 'p2', 'p9'].map((product, i) =>
+        JSON.stringify({ source: 'billing', value: { ts: t0 + i * 600_000, log_id: `l${i}`, action: 'create_order', order_id: `o${i}`, product_id: product } })).join('\n') + '\n');
+      const out = join(dir, 'shop-sessions.ndjson');
+      const r = run('replay', '--template', template, '--input', input, '--out', out, '--store', harness.url, '--quiet');
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^enrichment: \d+ lookups/m);
+      const sessions = readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+      expect(sessions.map((s) => [s.key, s.fields.category])).toEqual([['o0', 'gems'], ['o1', 'skins'], ['o2', undefined]]);
+    } finally {
+      await harness.destroy();
+    }
+  });
+});

@@ -1,8 +1,7 @@
 import { parseArgs } from 'node:util';
 import { Replay, type ReplaySummary } from '../engine/index.js';
 import { plainEvent, rawOf, type EventDoc, type OrphanDoc, type SessionDoc } from '../engine/types.js';
-import { Enricher } from '../enrich/index.js';
-import { openStore, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { loadTemplateFile, TemplateError, type CompiledTemplate } from '../template/index.js';
 import { InputError, inputLines } from './input.js';
 import { writeLines } from './output.js';
@@ -52,7 +51,8 @@ export async function replayCommand(argv: string[], onSummary?: (summary: Replay
   }
   // Opened (and migrated) before the input is read: a store URL or database that does not work fails
   // the command at once, not after a replay of the whole input.
-  const store = values.store === undefined ? undefined : await openStore(values.store);
+  // The store's drivers load only when a store is asked for (most replays write a file).
+  const store = values.store === undefined ? undefined : await (await import('../store/index.js')).openStore(values.store);
   try {
     return await replayInto(store, { ...values, input: values.input }, templates, onSummary);
   } finally {
@@ -72,7 +72,7 @@ async function replayInto(
   let shown = 0;
   // Templates that enrich read dimension tables from the store's database (or their own `from`).
   const enricher = templates.some((t) => t.enrich.length > 0)
-    ? new Enricher({ templates, database: values.store, onResolved: (request) => replay.enriched(request) })
+    ? new (await import('../enrich/index.js')).Enricher({ templates, database: values.store, onResolved: (request) => replay.enriched(request) })
     : undefined;
   const replay: Replay = new Replay(templates, {
     ...(enricher ? { enrichment: { view: enricher, onEnrich: (request) => enricher.request(request) } } : {}),
