@@ -1,3 +1,4 @@
+import type { PreparedSession } from './normalise.js';
 import { StoreConflictError, StoreInputError, type MergeRecord, type MovedSession, type OperatorChange } from './types.js';
 
 /**
@@ -52,6 +53,14 @@ export function guardOf(change: OperatorChange, now: number): WriteGuard {
     if (!written.has(id)) throw new StoreInputError(`operator change: the merge of ${id} is deleted but session ${id} is not written with it`);
   }
   return { expected, recordMerges, deleteMerges, mergedAt: now };
+}
+
+/**
+ * The ids an upsert transaction reads before writing: the batch's, and a guard's (those only read),
+ * each once, in id order (the order in which a server that locks rows takes the locks).
+ */
+export function idsToRead(batch: readonly PreparedSession[], guard: WriteGuard | undefined): string[] {
+  return [...new Set([...batch.map((p) => p.row.id), ...(guard?.expected.keys() ?? [])])].sort();
 }
 
 /** Throws StoreConflictError unless every expected session is stored at its expected version. */

@@ -24,7 +24,7 @@ import {
   type PreparedSession,
 } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
-import { requireUnchanged, type WriteGuard } from './guard.js';
+import { idsToRead, requireUnchanged, type WriteGuard } from './guard.js';
 import { ORPHAN_COLUMNS, mysqlDialect, orphanDocOf, type OrphanRowData } from './queries.js';
 import { backoffMs, describeError, isConnectionError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_MYSQL, SCHEMA_VERSION, TIFLASH_TABLES } from './schema.js';
@@ -547,7 +547,7 @@ export class MysqlStore extends SqlStore {
    */
   private async writeIn(c: Conn, batch: readonly PreparedSession[], guard?: WriteGuard): Promise<UpsertPlan> {
     // A guard's ids are locked with the batch's (those only read as well), in one id order.
-    const ids = [...new Set([...batch.map((p) => p.row.id), ...(guard?.expected.keys() ?? [])])].sort();
+    const ids = idsToRead(batch, guard);
     const reads = ['START TRANSACTION'];
     for (const piece of pieces(ids, LADDER)) {
       reads.push(`SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id IN (${piece.map(literal).join(', ')}) FOR UPDATE`);

@@ -4,7 +4,7 @@ import { SqlStore, VERSION_COLUMNS, versionValues, checkTemplateId, checkTemplat
 import { SESSION_COLUMNS, prepareOrphan, queryText, sessionValues, type PreparedSession } from './normalise.js';
 import { EXISTING_COLUMNS, existingOf, planUpsert, type ExistingState, type UpsertPlan } from './plan.js';
 import { ORPHAN_COLUMNS, orphanDocOf, sqliteDialect, type OrphanRowData } from './queries.js';
-import { requireUnchanged, type WriteGuard } from './guard.js';
+import { idsToRead, requireUnchanged, type WriteGuard } from './guard.js';
 import { backoffMs, describeError, isTransientError, sleep } from './retry.js';
 import { MIGRATIONS, MIGRATIONS_TABLE_SQLITE, SCHEMA_VERSION } from './schema.js';
 import type { StoreOptions, TemplateRecord } from './types.js';
@@ -89,10 +89,8 @@ export class SqliteStore extends SqlStore {
       const read = this.stmt(
         `SELECT ${EXISTING_COLUMNS} FROM sessions WHERE id = ?`,
       );
-      // A guard's ids are read with the batch's (those only read as well), as MysqlStore does.
-      const ids = new Set([...batch.map((p) => p.row.id), ...(guard?.expected.keys() ?? [])]);
       const existing = new Map<string, ExistingState>();
-      for (const id of ids) {
+      for (const id of idsToRead(batch, guard)) {
         const r = read.get(id) as Row | undefined;
         if (r === undefined) continue;
         existing.set(id, existingOf(r));
