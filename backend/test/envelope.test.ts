@@ -16,7 +16,7 @@ function parsed(line: string): { source: unknown; value: unknown; at: unknown } 
 }
 
 describe('replay input envelope read without parsing it', () => {
-  const envelope = new Envelope(['billing', 'client', 'we"ird']);
+  const envelope = new Envelope(['billing', 'client', 'channel', 'we"ird', '']);
 
   it('takes the common layout, with and without "at", and keeps the value text as read', () => {
     const value = '{"ts":1,"amount":1.50,"name":"\\u00e9t\\u00e9","tags":[1,{"at":2}]}';
@@ -27,6 +27,12 @@ describe('replay input envelope read without parsing it', () => {
     }
     expect(envelope.read('{"source":"we\\"ird","value":{},"at":0}')).toBe(true);
     expect(envelope.source).toBe('we"ird');
+    // Sources that share a first letter, and the empty name.
+    for (const source of ['client', 'channel', '']) {
+      expect(envelope.read(`{"source":${JSON.stringify(source)},"value":{"ts":2}}`)).toBe(true);
+      expect(envelope.source).toBe(source);
+    }
+    for (const short of ['', '{', '{"source":"', '{"source":"c']) expect(envelope.read(short), short).toBe(false);
   });
 
   it('leaves every other layout to JSON.parse of the whole line', () => {

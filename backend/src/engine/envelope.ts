@@ -14,19 +14,27 @@ export class Envelope {
   value: unknown = undefined;
   at: number | undefined = undefined;
   raw = '';
-  /** By source: `{"source":"<name>","value":`. */
-  private readonly prefixes: ReadonlyArray<readonly [string, string]>;
+  /**
+   * The sources' prefixes (`{"source":"<name>","value":`), bucketed by the first character of the
+   * name: a line is compared with the one or two prefixes it can have, not with every source's.
+   */
+  private readonly buckets: ReadonlyArray<readonly Prefix[]>;
 
   constructor(sources: Iterable<string>) {
-    this.prefixes = [...new Set(sources)].map((source) => [source, `{"source":${JSON.stringify(source)},"value":`] as const);
+    const buckets: Prefix[][] = Array.from({ length: BUCKETS }, () => []);
+    for (const source of new Set(sources)) {
+      const text = `{"source":${JSON.stringify(source)},"value":`;
+      buckets[bucketOf(text)]!.push({ source, text });
+    }
+    this.buckets = buckets;
   }
 
   /** True when `line` has the common layout; its parts are then in `source`, `value`, `at` and `raw`. */
   read(line: string): boolean {
-    const prefixes = this.prefixes;
+    const prefixes = this.buckets[bucketOf(line)]!;
     for (let i = 0; i < prefixes.length; i++) {
-      const [source, prefix] = prefixes[i]!;
-      if (line.startsWith(prefix)) return this.readValue(line, source, prefix.length);
+      const prefix = prefixes[i]!;
+      if (line.startsWith(prefix.text)) return this.readValue(line, prefix.source, prefix.text.length);
     }
     return false;
   }
@@ -53,6 +61,19 @@ export class Envelope {
     this.raw = raw;
     return true;
   }
+}
+
+interface Prefix {
+  readonly source: string;
+  readonly text: string;
+}
+
+const NAME_AT = '{"source":"'.length;
+const BUCKETS = 64;
+
+/** The bucket of the source name's first character (NaN, for a shorter line, is bucket 0). */
+function bucketOf(text: string): number {
+  return text.charCodeAt(NAME_AT) & (BUCKETS - 1);
 }
 
 const CLOSE_BRACE = 0x7d;
