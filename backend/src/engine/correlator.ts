@@ -7,7 +7,7 @@ import { dedupId, Normaliser, Orphaned, orphanId, Rejected, Unmatched } from './
 import { distanceTo, SessionState, type HeldEvent } from './session.js';
 import type { CorrelatorSnapshot, SessionSnapshot } from './snapshot.js';
 import {
-  rawOf, type AdoptRequest, type Emission, type EngineCounters, type EnrichmentView, type EnrichRequest, type EventDoc,
+  rawOf, TextEvent, type AdoptRequest, type Emission, type EngineCounters, type EnrichmentView, type EnrichRequest, type EventDoc,
   type LateRequest, type NormalEvent, type OrphanDoc, type SessionDoc, type Trigger,
 } from './types.js';
 import { Watermarks } from './watermarks.js';
@@ -413,11 +413,11 @@ export class Correlator {
   private fire(session: SessionState, trigger: Trigger): void {
     const unchanged = !session.dirty && session.evaluation !== undefined && session.eventDocs !== undefined && session.evaluation.pending.length === 0;
     const result = unchanged ? session.evaluation! : evaluate(this.template, session, this.enrichment);
-    const events = unchanged ? session.eventDocs! : this.eventDocs(session);
+    if (trigger === 'watermark' || trigger === 'late') session.status = 'final';
+    const events = session.status === 'final' ? finalEventDocs(session.events) : unchanged ? session.eventDocs! : this.eventDocs(session);
     session.evaluation = result;
     session.eventDocs = events;
     session.version++;
-    if (trigger === 'watermark' || trigger === 'late') session.status = 'final';
     session.dirty = false;
     this.counters.fires[trigger]++;
     this.out.push({
@@ -560,6 +560,19 @@ function sameValues(a: readonly string[], b: readonly string[]): boolean {
 }
 
 /** Stable for the record that opened the session, so replays give the same ids. */
+/**
+ * A final session's events: those read as text become TextEvents. The session leaves memory (or,
+ * repaired, goes back to the store), so nothing here needs their parsed trees any more.
+ */
+function finalEventDocs(events: readonly HeldEvent[]): EventDoc[] {
+  const docs: EventDoc[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    docs[i] = e.raw === undefined ? e : new TextEvent(e.step, e.source, e.time, e.raw);
+  }
+  return docs;
+}
+
 function sessionId(template: string, key: string, event: HeldEvent): string {
   return hash64Joined([template, key, String(event.time), event.id]);
 }

@@ -1,5 +1,5 @@
 import { joinValues } from './evaluate.js';
-import { plainEvent, rawOf, type EventDoc, type Lookup, type OrphanDoc, type SessionDoc } from './types.js';
+import type { Lookup, OrphanDoc, SessionDoc } from './types.js';
 
 /**
  * A synchronous in-memory session store for replay: keeps the highest version of every session
@@ -10,11 +10,10 @@ import { plainEvent, rawOf, type EventDoc, type Lookup, type OrphanDoc, type Ses
  * lookup in a large map is a few cache misses. Going through the key index costs one lookup per
  * fire; a map by id is built only if something asks for a session by id.
  *
- * A final session's records are kept as the JSON text they were read as, when the engine had it
- * (TextEvent): a replay keeps every session to the end, and a parsed record is a tree of objects
- * that young-generation GCs copy to keep (1.15M lines: 305 MiB promoted with trees, 184 MiB with
- * text); the text is a slice of the input line. Output writes it as read; the few final sessions
- * read again (late repairs) parse their records on demand.
+ * A replay keeps every session to the end. A final session's records that were read as text come
+ * as TextEvents (the engine fires them so): parsed records are trees of objects that young-generation
+ * GCs copy to keep (1.15M lines: 305 MiB promoted with trees, 184 MiB with text). Output writes the
+ * text as read; the few final sessions read again (late repairs) parse their records on demand.
  */
 export class MemorySessions {
   /** By orphan id: a re-delivered orphan is stored once. */
@@ -53,8 +52,7 @@ export class MemorySessions {
     return this.entries.map((entry) => entry.doc);
   }
 
-  upsert(fired: SessionDoc): void {
-    const doc = fired.status === 'final' ? asText(fired) : fired;
+  upsert(doc: SessionDoc): void {
     const index = this.indexOf(doc.template);
     const ofKey = index.byKey.get(doc.key);
     let entry = find(ofKey, doc.id);
@@ -114,34 +112,6 @@ export class MemorySessions {
     this.last = { template, index };
     return index;
   }
-}
-
-/** A record held as the JSON text it was read as; `value` parses it on each read. */
-export class TextEvent implements EventDoc {
-  constructor(readonly step: string, readonly source: string, readonly time: number, readonly raw: string) {}
-
-  get value(): unknown {
-    return JSON.parse(this.raw);
-  }
-
-  /** Serialisers that take the object whole see the contract's four keys. */
-  toJSON(): EventDoc {
-    return plainEvent(this);
-  }
-}
-
-/** `doc` with its records that have their text as TextEvents (the same document when none has). */
-function asText(doc: SessionDoc): SessionDoc {
-  const events = doc.events;
-  let text: EventDoc[] | undefined;
-  for (let i = 0; i < events.length; i++) {
-    const raw = rawOf(events[i]!);
-    if (raw === undefined) continue;
-    text ??= events.slice();
-    const e = events[i]!;
-    text[i] = new TextEvent(e.step, e.source, e.time, raw);
-  }
-  return text === undefined ? doc : { ...doc, events: text };
 }
 
 /** A stored session: indexes point at the entry, so a new version replaces the document in one place. */

@@ -30,6 +30,25 @@ export function rawOf(e: EventDoc): string | undefined {
 }
 
 /**
+ * A record held as the JSON text it was read as; `value` parses it on each read. A final session's
+ * records that came with their text are handed out this way (see Correlator.fire): the engine
+ * needs their parsed trees no more, and whoever keeps the document keeps a slice of the input
+ * line, not a tree of objects that young-generation GCs copy to keep.
+ */
+export class TextEvent implements EventDoc {
+  constructor(readonly step: string, readonly source: string, readonly time: number, readonly raw: string) {}
+
+  get value(): unknown {
+    return JSON.parse(this.raw);
+  }
+
+  /** Serialisers that take the object whole see the contract's four keys. */
+  toJSON(): EventDoc {
+    return plainEvent(this);
+  }
+}
+
+/**
  * `open`: fired before its window closed (complete or idle trigger); `final`: its window closed
  * (later fires are late repairs); `merged`: absorbed by `mergedInto`, holds no events.
  */
