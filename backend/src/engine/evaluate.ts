@@ -53,7 +53,16 @@ interface Scopes {
   readonly fire: Scope;
   /** Join fields only: what announcing join values evaluates. */
   readonly join: Scope;
+  /**
+   * The fast programs of the template's fields, join fields and verdict conditions, by position:
+   * these run on every evaluation, and a list read by position is cheaper than a map lookup each.
+   */
+  readonly fields: readonly Fast[];
+  readonly joinFields: readonly Fast[];
+  readonly verdicts: readonly Fast[];
 }
+
+type Fast = SessionProgram | undefined;
 
 const scopes = new WeakMap<CompiledTemplate, Scopes>();
 
@@ -66,7 +75,13 @@ function scopesOf(template: CompiledTemplate): Scopes {
     ];
     const join = template.joinFields.map((f) => f.expr);
     const programs = fastPrograms(template, [...fire, ...join]);
-    found = { fire: new Scope(template, planFor(template, fire), programs), join: new Scope(template, planFor(template, join), programs) };
+    found = {
+      fire: new Scope(template, planFor(template, fire), programs),
+      join: new Scope(template, planFor(template, join), programs),
+      fields: template.fields.map((f) => programs.get(f.expr)),
+      joinFields: template.joinFields.map((f) => programs.get(f.expr)),
+      verdicts: template.verdicts.map((v) => programs.get(v.when)),
+    };
     scopes.set(template, found);
   }
   return found;
@@ -166,7 +181,11 @@ class Scope implements SessionScope {
 
   /** The expression's value, or FAIL when CEL raises an error (a failed field, an unmatched verdict). */
   outcome(expr: CompiledExpression): unknown {
-    const fast = this.programs.get(expr);
+    return this.outcomeWith(expr, this.programs.get(expr));
+  }
+
+  /** {@link outcome} with the expression's fast program already looked up. */
+  outcomeWith(expr: CompiledExpression, fast: Fast): unknown {
     if (fast !== undefined) {
       const value = fast(this);
       if (value !== UNSURE) return value;
@@ -239,15 +258,17 @@ class Scope implements SessionScope {
 
 /** The values of the join fields (and the fields they read) for announcing join values. */
 export function joinFieldValues(template: CompiledTemplate, session: SessionState): Record<string, FieldValue> {
-  const scope = scopesOf(template).join.load(session);
-  evaluateFields(template.joinFields, scope);
+  const scopes = scopesOf(template);
+  const scope = scopes.join.load(session);
+  evaluateFields(template.joinFields, scopes.joinFields, scope);
   return scope.fields;
 }
 
 /** Evaluates `specs` in order into the scope's fields; a field whose expression fails stays absent. */
-function evaluateFields(specs: readonly FieldSpec[], scope: Scope): void {
-  for (const spec of specs) {
-    const raw = scope.outcome(spec.expr);
+function evaluateFields(specs: readonly FieldSpec[], programs: readonly Fast[], scope: Scope): void {
+  for (let i = 0; i < specs.length; i++) {
+    const spec = specs[i]!;
+    const raw = scope.outcomeWith(spec.expr, programs[i]);
     if (raw === FAIL) continue;
     const value = fieldValue(raw);
     if (value !== undefined) scope.fields[spec.name] = value;
@@ -255,12 +276,15 @@ function evaluateFields(specs: readonly FieldSpec[], scope: Scope): void {
 }
 
 export function evaluate(template: CompiledTemplate, session: SessionState, view?: EnrichmentView): Evaluation {
-  const scope = scopesOf(template).fire.load(session);
-  evaluateFields(template.fields, scope);
+  const scopes = scopesOf(template);
+  const scope = scopes.fire.load(session);
+  evaluateFields(template.fields, scopes.fields, scope);
   const pending = template.enrich.length === 0 ? NOTHING_PENDING : enrich(template, scope, view);
   const fields = scope.fields;
-  for (const verdict of template.verdicts) {
-    if (scope.outcome(verdict.when) !== true) continue;
+  const verdicts = template.verdicts;
+  for (let i = 0; i < verdicts.length; i++) {
+    const verdict = verdicts[i]!;
+    if (scope.outcomeWith(verdict.when, scopes.verdicts[i]) !== true) continue;
     return { fields, verdict: verdict.id, severity: verdict.severity, explain: render(verdict.explain, scope), pending };
   }
   return { fields, verdict: null, severity: null, explain: null, pending };
