@@ -559,7 +559,6 @@ function sameValues(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
-/** Stable for the record that opened the session, so replays give the same ids. */
 /**
  * A final session's events: those read as text become TextEvents. The session leaves memory (or,
  * repaired, goes back to the store), so nothing here needs their parsed trees any more.
@@ -573,6 +572,7 @@ function finalEventDocs(events: readonly HeldEvent[]): EventDoc[] {
   return docs;
 }
 
+/** Stable for the record that opened the session, so replays give the same ids. */
 function sessionId(template: string, key: string, event: HeldEvent): string {
   return hash64Joined([template, key, String(event.time), event.id]);
 }
