@@ -45,7 +45,7 @@ describe('ISO-8601 event times without Date.parse', () => {
 
   it('answers for the layout toISOString writes, across the years it can write in four digits', () => {
     fc.assert(
-      fc.property(fc.integer({ min: Date.parse("0000-01-01T00:00:00.000Z"), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }), (ms) => {
+      fc.property(fc.integer({ min: Date.parse('0000-01-01T00:00:00.000Z'), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }), (ms) => {
         const text = new Date(ms).toISOString();
         expect(isoUtcMs(text)).toBe(ms);
       }),
